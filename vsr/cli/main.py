@@ -1,0 +1,55 @@
+"""The ``vsr`` command group and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from vsr import __version__
+from vsr.errors import Interrupted, VsrError, describe
+
+log = logging.getLogger("vsr")
+
+
+class VsrGroup(click.Group):
+    """Runs a subcommand; a known error becomes one line on stderr and exit code 1 (130 if interrupted)."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except Interrupted as e:
+            click.echo(f"vsr: {describe(e)}", err=True)
+            ctx.exit(130)
+        except VsrError as e:
+            click.echo(f"vsr: error: {describe(e)}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("vsr: interrupted", err=True)
+            ctx.exit(130)
+        except MemoryError:
+            click.echo("vsr: error: out of memory (try --tile 256 or a smaller --batch)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=VsrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vsr")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """vsr: real-time video super-resolution."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="vsr: %(message)s", stream=sys.stderr)
+
+
+def _register() -> None:
+    from vsr.cli import upscale
+
+    cli.add_command(upscale.command, "upscale")
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="vsr")

@@ -1,0 +1,1 @@
+"""Media input/output with PyAV and numpy (no torch here)."""
