@@ -1,0 +1,213 @@
+"""Short test clips written with PyAV: every edge case the pipeline must survive, made on the spot.
+
+The picture is a moving pattern with smooth gradients and sharp edges (so scalers differ and frames
+differ), small enough that a whole clip upscales in well under a second on a CPU.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def pattern(index: int, width: int, height: int) -> np.ndarray:
+    """``(H,W,3)`` uint8 RGB test picture that changes with ``index``."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 127.5 + 127.5 * np.sin((x + 3 * index) / max(width, 1) * 2 * np.pi)
+    g = 255.0 * y / max(height - 1, 1)
+    b = np.where(((x // 8 + y // 8 + index) % 2) == 0, 230.0, 25.0)
+    rgb = np.stack([r, g, b], axis=-1)
+    cx, cy = (index * 2) % max(width, 1), height // 2
+    rgb[(np.abs(x - cx) < 4) & (np.abs(y - cy) < 4)] = (255, 255, 255)
+    return rgb.clip(0, 255).astype(np.uint8)
+
+
+def write_clip(
+    path: Path,
+    *,
+    frames: int = 12,
+    width: int = 64,
+    height: int = 48,
+    rate: int = 25,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: bool = False,
+    subtitles: bool = False,
+    pts: list[int] | None = None,
+    time_base: Fraction | None = None,
+    color_range: int | None = None,
+    colorspace: int | None = None,
+    rotation: float = 0.0,
+    options: dict[str, str] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write a clip; ``pts`` (in ``time_base``) makes it variable frame rate."""
+    path = Path(path)
+    tb = time_base or Fraction(1, rate)
+    with av.open(str(path), "w") as out:
+        if metadata:
+            out.metadata.update(metadata)
+        v = out.add_stream(codec, rate=rate)
+        v.width, v.height, v.pix_fmt = width, height, pix_fmt
+        v.time_base = tb
+        v.codec_context.time_base = tb
+        v.codec_context.options = {"preset": "ultrafast", **(options or {})} if codec.startswith("libx26") else dict(options or {})
+        if color_range is not None:
+            v.codec_context.color_range = color_range
+        if colorspace is not None:
+            v.codec_context.colorspace = colorspace
+            v.codec_context.color_primaries = {1: 1, 5: 5, 6: 6, 9: 9}.get(colorspace, 2)
+            v.codec_context.color_trc = {1: 1, 5: 6, 6: 6, 9: 14}.get(colorspace, 2)
+        if rotation:
+            v.set_display_rotation(rotation)
+        a = None
+        if audio:
+            a = out.add_stream("aac", rate=48000)
+            a.layout = "mono"
+        s = None
+        if subtitles:
+            s = out.add_mux_stream("subrip")
+            s.time_base = Fraction(1, 1000)
+        times = pts if pts is not None else [int(round(i / (rate * tb))) for i in range(frames)]
+        for i, t in enumerate(times[:frames]):
+            rgb = pattern(i, width, height)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            kwargs = {}
+            if colorspace is not None:
+                kwargs["dst_colorspace"] = colorspace
+            if color_range is not None:
+                kwargs["dst_color_range"] = color_range
+            frame = frame.reformat(format=pix_fmt, **kwargs)
+            if color_range is not None:
+                frame.color_range = color_range
+            frame.pts = t
+            frame.time_base = tb
+            for packet in v.encode(frame):
+                out.mux(packet)
+            if s is not None and i % 4 == 1:
+                start = int(float(t * tb) * 1000)
+                pk = av.Packet(f"line {i}".encode())
+                pk.stream, pk.pts, pk.dts, pk.duration = s, start, start, 120
+                pk.time_base = Fraction(1, 1000)
+                out.mux(pk)
+        for packet in v.encode(None):
+            out.mux(packet)
+        if a is not None:
+            seconds = frames / rate
+            n = int(48000 * seconds)
+            t = np.arange(n, dtype=np.float32) / 48000
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            for start in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+                af.sample_rate, af.pts = 48000, start
+                for packet in a.encode(af):
+                    out.mux(packet)
+            for packet in a.encode(None):
+                out.mux(packet)
+    return path
+
+
+def write_audio_only(path: Path, seconds: float = 0.5) -> Path:
+    with av.open(str(path), "w") as out:
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        n = int(48000 * seconds)
+        samples = np.zeros((1, n), np.float32)
+        for start in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, start
+            for packet in a.encode(af):
+                out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+    return path
+
+
+def write_empty_video(path: Path) -> Path:
+    """A valid container whose video stream has no frame (only its audio stream has packets)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        samples = np.zeros((1, 4800), np.float32)
+        for start in range(0, 4800, 1024):
+            af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, start
+            for packet in a.encode(af):
+                out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+    return path
+
+
+def decode_all(path: Path) -> dict:
+    """Everything a test wants to know about a file, decoded independently of vsr."""
+    info: dict = {"video_pts": [], "frames": 0, "packets": {}}
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        info.update(
+            width=v.codec_context.width,
+            height=v.codec_context.height,
+            pix_fmt=v.codec_context.pix_fmt,
+            time_base=v.time_base,
+            streams=[s.type for s in c.streams],
+            metadata=dict(c.metadata),
+        )
+        for s in c.streams:
+            info["packets"][s.index] = []
+        first = None
+        for packet in c.demux():
+            if packet.size == 0 and packet.stream.type != "video":
+                continue
+            if packet.stream.type != "video":
+                info["packets"][packet.stream.index].append(
+                    (bytes(packet), packet.pts * packet.time_base if packet.pts is not None else None)
+                )
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue
+            for f in frames:
+                info["frames"] += 1
+                info["video_pts"].append(f.pts * f.time_base if f.pts is not None else None)
+                if first is None:
+                    first = f
+                    info.update(
+                        colorspace=f.colorspace,
+                        color_range=f.color_range,
+                        color_primaries=f.color_primaries,
+                        color_trc=f.color_trc,
+                        rotation=getattr(f, "rotation", 0),
+                        frame_format=f.format.name,
+                        first_rgb=f.to_ndarray(format="rgb24"),
+                    )
+    return info
+
+
+def count_decodable(path: Path) -> int:
+    """Frames a tolerant decoder gets out of a (possibly damaged) file."""
+    n = 0
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        demux = c.demux(v)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.FFmpegError:
+                break
+            try:
+                n += len(packet.decode())
+            except av.FFmpegError:
+                continue
+        try:
+            n += len(v.codec_context.decode(None))
+        except av.FFmpegError:
+            pass
+    return n

@@ -1,0 +1,168 @@
+"""``vsr upscale INPUT -o OUTPUT``: upscale a video file (or a still image)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from vsr import config as cfg
+from vsr.config import PipelineConfig
+from vsr.errors import ConfigError, Interrupted
+from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
+
+CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
+
+
+class Progress:
+    """A one-line progress display on a terminal: frames, fps, ETA. Silent when not a TTY."""
+
+    def __init__(self, enabled: bool, stream=sys.stderr) -> None:
+        self.enabled = enabled and stream.isatty()
+        self.stream = stream
+        self.total = 0
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self.t0 = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.last < 0.2 and done != self.total:
+            return
+        self.last = now
+        elapsed = max(now - self.t0, 1e-9)
+        fps = done / elapsed
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(frac * 24)
+            eta = (self.total - done) / fps if fps > 0 and done < self.total else 0.0
+            text = (f"\r[{bar:<24}] {done}/{self.total} frames  {fps:6.2f} fps  "
+                    f"ETA {int(eta // 60):02d}:{int(eta % 60):02d} ")
+        else:
+            text = f"\r{done} frames  {fps:6.2f} fps "
+        self.stream.write(text)
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def build_config(config_path: str | None, options: dict[str, object], sets: tuple[str, ...]) -> PipelineConfig:
+    """Config file, then --set overrides, then explicit options (highest precedence)."""
+    overrides = list(sets)
+    for key, value in options.items():
+        if value is not None:
+            overrides.append(f"{key}={_toml_value(value)}")
+    return cfg.load(PipelineConfig, config_path, overrides)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def install_signal_handlers(job: UpscaleJob) -> None:
+    """First SIGINT/SIGTERM: finish what is in flight and write a playable file; second: abort."""
+    hits = [0]
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        hits[0] += 1
+        if hits[0] == 1:
+            click.echo("\nvsr: stopping; finishing the frames in flight (again to abort)", err=True)
+            job.request_stop()
+        else:
+            job.abort()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def summary(result: UpscaleResult) -> str:
+    return (
+        f"vsr: {result.frames} frame{'s' if result.frames != 1 else ''} "
+        f"{result.width}x{result.height} -> {result.out_width}x{result.out_height} "
+        f"in {result.seconds:.2f} s ({result.fps:.2f} fps, {result.model} on {result.device}) "
+        f"-> {result.output}"
+    )
+
+
+@click.command("upscale")
+@click.argument("input_path", metavar="INPUT", type=str)
+@click.option("-o", "--output", "output_path", required=True, type=str,
+              help="Output file; the container comes from its extension (.mp4, .mkv, .mov, .png...).")
+@click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4 (default 2).")
+@click.option("-m", "--model", type=str, default=None,
+              help="Model name (bicubic, lanczos, shipped presets) or a .pth/.safetensors file.")
+@click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N (default auto).")
+@click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
+@click.option("--precision", type=click.Choice(["auto", "fp16", "fp32"]), default=None)
+@click.option("--codec", type=str, default=None,
+              help="Video encoder: libx264 (default), libx265, libsvtav1, h264_nvenc, hevc_nvenc...")
+@click.option("--crf", type=int, default=None, help="Constant quality (x264/x265 crf, nvenc cq).")
+@click.option("--preset", type=str, default=None, help="Encoder preset (ultrafast..veryslow).")
+@click.option("--pix-fmt", "pix_fmt", type=str, default=None,
+              help="Output pixel format (auto keeps 8/10-bit 4:2:0; yuv444p, yuv420p10le...).")
+@click.option("--batch", type=int, default=None, help="Frames per forward pass.")
+@click.option("--tile", type=int, default=None, help="Tile size in input pixels (0 = whole frame).")
+@click.option("--tile-overlap", type=int, default=None, help="Tile overlap (0 = model's context).")
+@click.option("--frames", "max_frames", type=int, default=0, help="Stop after N frames (0 = all).")
+@click.option("--config", "config_path", type=str, default=None, help=CONFIG_HELP)
+@click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override any config key, e.g. --set runtime.queue_size=8.")
+@click.option("--overwrite", "-y", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def command(input_path: str, output_path: str, scale: int | None, model: str | None,
+            device: str | None, backend: str | None, precision: str | None, codec: str | None,
+            crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
+            tile: int | None, tile_overlap: int | None, max_frames: int, config_path: str | None,
+            sets: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+    """Upscale INPUT (a video FFmpeg reads, or an image) into OUTPUT.
+
+    Audio, subtitles and timestamps are kept; the output is written under a temporary name and
+    renamed when complete. Ctrl-C finishes the frames in flight and leaves a playable file.
+    """
+    if scale is not None and scale not in (2, 3, 4):
+        raise ConfigError(f"unsupported scale {scale} (supported: 2, 4; 3 for classic scalers)")
+    if max_frames < 0:
+        raise ConfigError(f"--frames must be >= 0, got {max_frames}")
+    config = build_config(
+        config_path,
+        {
+            "model.scale": scale, "model.name": model, "runtime.device": device,
+            "model.backend": backend, "model.precision": precision, "encode.codec": codec,
+            "encode.crf": crf, "encode.preset": preset, "encode.pix_fmt": pix_fmt,
+            "model.batch": batch, "model.tile": tile, "model.tile_overlap": tile_overlap,
+        },
+        sets,
+    )
+    if Path(output_path).suffix == "":
+        raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
+    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames)
+    progress = Progress(enabled=not quiet)
+    install_signal_handlers(job)
+    try:
+        result = job.run(on_start=progress.start, on_frame=progress.update)
+    finally:
+        progress.finish()
+    for warning in result.warnings:
+        click.echo(f"vsr: warning: {warning}", err=True)
+    if not quiet:
+        click.echo(summary(result), err=True)
+    if result.interrupted:
+        raise Interrupted(
+            f"interrupted: {result.output} holds the first {result.frames} frames (playable)"
+        )

@@ -1,0 +1,57 @@
+"""Choosing the device once, at start, with a clear error when an explicit choice cannot run."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from vsr.errors import BackendUnavailableError, ConfigError
+
+log = logging.getLogger("vsr.engine")
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` -> first CUDA device if present, else CPU; ``cpu``; ``cuda`` / ``cuda:N``."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    elif spec == "cpu":
+        device = torch.device("cpu")
+    elif spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError(
+                f"--device {spec} asked for, but no CUDA GPU is usable here "
+                f"(torch {torch.__version__}, built {'with' if torch.version.cuda else 'without'} CUDA)"
+            )
+        try:
+            device = torch.device(spec if ":" in spec else "cuda:0")
+        except RuntimeError:
+            raise ConfigError(f"bad device {spec!r} (valid: auto, cpu, cuda, cuda:N)") from None
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BackendUnavailableError(
+                f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    else:
+        raise ConfigError(f"bad device {spec!r} (valid: auto, cpu, cuda, cuda:N)")
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def resolve_precision(precision: str, device: torch.device, model_fp16_ok: bool) -> torch.dtype:
+    """``auto``: fp16 on CUDA when the model is fp16-safe, else fp32."""
+    precision = precision.lower()
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" and model_fp16_ok else torch.float32
+    if precision in ("fp16", "half", "float16"):
+        if device.type != "cuda":
+            raise BackendUnavailableError("precision fp16 needs a CUDA device (use fp32 on CPU)")
+        return torch.float16
+    if precision in ("fp32", "float", "float32"):
+        return torch.float32
+    raise ConfigError(f"bad precision {precision!r} (valid: auto, fp16, fp32)")

@@ -1,0 +1,156 @@
+"""The engine: one forward pass of a model over a batch of frames, whole or in tiles."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vsr.archs import SRModel
+from vsr.engine.device import resolve_precision
+from vsr.errors import BackendUnavailableError, ConfigError
+
+log = logging.getLogger("vsr.engine")
+
+BACKENDS = ("eager", "compile", "tensorrt", "auto")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A core region of the input (``y0:y1, x0:x1``) and the padded window computed for it."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    py0: int
+    py1: int
+    px0: int
+    px1: int
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
+    """Cover ``height x width`` with cores of at most ``tile`` px, each padded by ``overlap`` px.
+
+    Only the core of each tile is kept, and every core output pixel sees at least ``overlap`` px of
+    real context on every side (or the true image border), so when ``overlap`` >= the model's
+    receptive radius the tiled result equals the untiled one exactly.
+    """
+    if tile <= 0 or (tile >= height and tile >= width):
+        return [Tile(0, height, 0, width, 0, height, 0, width)]
+    tiles = []
+    for y0 in range(0, height, tile):
+        y1 = min(y0 + tile, height)
+        for x0 in range(0, width, tile):
+            x1 = min(x0 + tile, width)
+            tiles.append(
+                Tile(
+                    y0, y1, x0, x1,
+                    max(0, y0 - overlap), min(height, y1 + overlap),
+                    max(0, x0 - overlap), min(width, x1 + overlap),
+                )
+            )
+    return tiles
+
+
+def weights_digest(module: nn.Module) -> str:
+    """A stable hash of a module's parameters and buffers (engine cache keys, model cards)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class Engine:
+    """Runs an :class:`SRModel` on ``(N,3,H,W)`` RGB batches in [0,1].
+
+    Output is ``(N,3,sH,sW)`` clamped to [0,1], in the engine's compute dtype (fp16 on CUDA for
+    fp16-safe models, fp32 otherwise), on the engine's device. ``tile`` > 0 splits frames into tiles
+    of that many input pixels with ``tile_overlap`` (default: the model's context) of padding.
+    """
+
+    def __init__(
+        self,
+        model: SRModel,
+        device: torch.device,
+        *,
+        precision: str = "auto",
+        backend: str = "eager",
+        tile: int = 0,
+        tile_overlap: int = 0,
+    ) -> None:
+        if tile < 0 or tile_overlap < 0:
+            raise ConfigError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
+        if 0 < tile < 16:
+            raise ConfigError(f"tile {tile} is too small (use 0 for whole frames, or >= 16)")
+        self.model = model
+        self.scale = model.scale
+        self.device = device
+        self.dtype = resolve_precision(precision, device, model.fp16)
+        self.tile = tile
+        self.overlap = tile_overlap or model.context
+        module = model.module.to(device=device, dtype=self.dtype).eval()
+        for p in module.parameters():
+            p.requires_grad_(False)
+        self.channels_last = device.type == "cuda"
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.module = module
+        self.backend = self._select_backend(backend)
+        self._forward = self._build_forward(self.backend)
+
+    def _select_backend(self, backend: str) -> str:
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r} (valid: {', '.join(BACKENDS)})")
+        if backend == "auto":
+            return "eager"
+        if backend == "tensorrt":
+            if self.device.type != "cuda":
+                raise BackendUnavailableError("backend tensorrt needs a CUDA device")
+            import importlib.util
+
+            if importlib.util.find_spec("torch_tensorrt") is None:
+                raise BackendUnavailableError(
+                    "backend tensorrt needs torch-tensorrt (pip install 'vsr[tensorrt]')"
+                )
+            raise BackendUnavailableError(
+                "backend tensorrt is not implemented yet; use --backend eager or compile"
+            )
+        return backend
+
+    def _build_forward(self, backend: str):
+        if backend == "compile":
+            if not self.model.learned:
+                return self.module  # fixed-kernel resamplers gain nothing from compilation
+            return torch.compile(self.module, dynamic=False)
+        return self.module
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected (N,3,H,W), got {tuple(x.shape)}")
+        x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        n, _, h, w = x.shape
+        tiles = plan_tiles(h, w, self.tile, self.overlap)
+        if len(tiles) == 1:
+            return self._forward(x).clamp_(0.0, 1.0)
+        s = self.scale
+        out = torch.empty((n, 3, h * s, w * s), device=self.device, dtype=self.dtype)
+        for t in tiles:
+            y = self._forward(x[:, :, t.py0 : t.py1, t.px0 : t.px1])
+            oy, ox = (t.y0 - t.py0) * s, (t.x0 - t.px0) * s
+            out[:, :, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s] = y[
+                :, :, oy : oy + (t.y1 - t.y0) * s, ox : ox + (t.x1 - t.x0) * s
+            ]
+        return out.clamp_(0.0, 1.0)
+
+    def describe(self) -> str:
+        dtype = "fp16" if self.dtype == torch.float16 else "fp32"
+        tiling = f", tile {self.tile}+{self.overlap}" if self.tile else ""
+        return f"{self.model.name} x{self.scale} ({self.backend}, {dtype}{tiling})"

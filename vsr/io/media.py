@@ -1,0 +1,701 @@
+"""Reading and writing media with PyAV: the video frames the pipeline upscales, and every other
+stream (audio, subtitles, data) carried over untouched.
+
+:class:`MediaInput` opens a file, URL or pipe, picks the video stream, decodes the first frame
+eagerly (so colour, size, depth and rotation are known before anything else starts, and a file with
+no decodable frame fails at once), then yields :class:`DecodedFrame` and :class:`Passthrough` items
+in demux order. Damaged input is decoded as far as it goes: undecodable packets are skipped and
+counted, a demuxer error ends the input early, and both are reported as warnings.
+
+:class:`MediaOutput` is configured from a :class:`MediaInput`: video encoded with the requested codec
+at the upscaled size, tagged with the input's colour description and rotation; other streams copied
+packet for packet; container and stream metadata kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from vsr.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    EncoderError,
+    InputNotFoundError,
+    InvalidInputError,
+)
+from vsr.io.color import ColorInfo, resolve_color
+
+log = logging.getLogger("vsr.io")
+
+# Formats the pipeline converts itself: name -> (family, bits, log2 chroma w, log2 chroma h).
+PLANAR_FORMATS: dict[str, tuple[str, int, int, int]] = {
+    "yuv420p": ("yuv", 8, 1, 1),
+    "yuvj420p": ("yuv", 8, 1, 1),
+    "yuv422p": ("yuv", 8, 1, 0),
+    "yuvj422p": ("yuv", 8, 1, 0),
+    "yuv444p": ("yuv", 8, 0, 0),
+    "yuvj444p": ("yuv", 8, 0, 0),
+    "yuv420p10le": ("yuv", 10, 1, 1),
+    "yuv422p10le": ("yuv", 10, 1, 0),
+    "yuv444p10le": ("yuv", 10, 0, 0),
+    "yuv420p12le": ("yuv", 12, 1, 1),
+    "yuv422p12le": ("yuv", 12, 1, 0),
+    "yuv444p12le": ("yuv", 12, 0, 0),
+    "yuv420p16le": ("yuv", 16, 1, 1),
+    "yuv444p16le": ("yuv", 16, 0, 0),
+    "gray": ("gray", 8, 0, 0),
+    "gray10le": ("gray", 10, 0, 0),
+    "gray12le": ("gray", 12, 0, 0),
+    "gray16le": ("gray", 16, 0, 0),
+    "rgb24": ("rgb", 8, 0, 0),
+    "rgb48le": ("rgb", 16, 0, 0),
+}
+# Formats swscale repacks losslessly into one of the above.
+REPACK: dict[str, str] = {
+    "nv12": "yuv420p",
+    "nv21": "yuv420p",
+    "p010le": "yuv420p10le",
+    "p016le": "yuv420p16le",
+    "yuyv422": "yuv422p",
+    "uyvy422": "yuv422p",
+    "nv16": "yuv422p",
+    "yuva420p": "yuv420p",
+    "yuva444p": "yuv444p",
+    "yuv420p10be": "yuv420p10le",
+}
+# Pixel formats the encoder side writes: name -> (bits, log2 chroma w, log2 chroma h, full range).
+OUTPUT_FORMATS: dict[str, tuple[int, int, int, bool | None]] = {
+    "yuv420p": (8, 1, 1, None),
+    "yuv422p": (8, 1, 0, None),
+    "yuv444p": (8, 0, 0, None),
+    "yuvj420p": (8, 1, 1, True),
+    "yuvj422p": (8, 1, 0, True),
+    "yuvj444p": (8, 0, 0, True),
+    "yuv420p10le": (10, 1, 1, None),
+    "yuv422p10le": (10, 1, 0, None),
+    "yuv444p10le": (10, 0, 0, None),
+    "yuv420p12le": (12, 1, 1, None),
+    "yuv444p12le": (12, 0, 0, None),
+}
+
+
+@dataclass(frozen=True)
+class PlaneLayout:
+    """How a decoded frame's planes are laid out: family yuv|gray|rgb, bit depth, chroma shifts."""
+
+    pix_fmt: str
+    family: str
+    bits: int
+    chroma_shift_w: int
+    chroma_shift_h: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the pipeline needs to know about the input video stream (from its first frame)."""
+
+    width: int
+    height: int
+    pix_fmt: str  # as decoded
+    layout: PlaneLayout  # as handed to the pipeline
+    color: ColorInfo
+    time_base: Fraction
+    rate: Fraction | None
+    frames: int  # container's count, or an estimate from duration x rate; 0 when unknown
+    duration: float | None  # seconds
+    rotation: float  # counter-clockwise degrees from the display matrix
+    sample_aspect_ratio: Fraction | None
+    codec: str
+
+
+@dataclass
+class DecodedFrame:
+    """One decoded picture: planes as numpy arrays (uint8, or uint16 above 8 bit), pts in time_base.
+
+    ``yuv``: ``(Y (H,W), U, V)`` with chroma subsampled per the layout; ``gray``: ``(Y,)``;
+    ``rgb``: ``((H,W,3),)`` packed.
+    """
+
+    index: int
+    pts: int | None
+    time_base: Fraction
+    planes: tuple[np.ndarray, ...]
+    layout: PlaneLayout
+    color: ColorInfo
+    width: int
+    height: int
+
+
+@dataclass
+class Passthrough:
+    """A packet of a stream that is copied to the output untouched."""
+
+    packet: av.Packet
+    stream_index: int
+
+
+@dataclass
+class InputReport:
+    """What went wrong while reading, for the final warnings."""
+
+    decode_errors: int = 0
+    first_decode_error: str = ""
+    demux_error: str = ""
+    pts_fixed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def is_url(text: str) -> bool:
+    return "://" in text or text.startswith("pipe:") or text == "-"
+
+
+def plane_array(plane: av.video.plane.VideoPlane, dtype: np.dtype, channels: int = 1) -> np.ndarray:
+    """Copy a plane out of an FFmpeg frame, dropping the line padding."""
+    itemsize = np.dtype(dtype).itemsize
+    buf = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // itemsize)
+    arr = buf[:, : plane.width * channels]
+    if channels > 1:
+        arr = arr.reshape(plane.height, plane.width, channels)
+    return arr.copy()
+
+
+def layout_for(format: av.VideoFormat) -> tuple[str, PlaneLayout]:
+    """The format a frame is converted to before the pipeline sees it, and that format's layout."""
+    name = format.name
+    if name not in PLANAR_FORMATS:
+        bits = max((c.bits for c in format.components), default=8)
+        if name in REPACK:
+            name = REPACK[name]
+        elif format.is_rgb or format.has_palette:
+            name = "rgb24" if bits <= 8 else "rgb48le"
+        elif len(format.components) <= 2:
+            name = "gray" if bits <= 8 else "gray16le"
+        else:
+            name = "yuv444p" if bits <= 8 else "yuv444p16le"
+    family, bits, sw, sh = PLANAR_FORMATS[name]
+    return name, PlaneLayout(name, family, bits, sw, sh)
+
+
+def frame_planes(frame: av.VideoFrame, layout: PlaneLayout) -> tuple[np.ndarray, ...]:
+    dtype = np.uint8 if layout.bits == 8 else np.uint16
+    if layout.family == "rgb":
+        return (plane_array(frame.planes[0], dtype, 3),)
+    if layout.family == "gray":
+        return (plane_array(frame.planes[0], dtype),)
+    return tuple(plane_array(p, dtype) for p in frame.planes[:3])
+
+
+class MediaInput:
+    """An opened input with its video stream chosen and its first frame decoded."""
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        *,
+        live: bool = False,
+        format: str | None = None,
+        options: dict[str, str] | None = None,
+        threads: int = 0,
+        timeout: float | None = None,
+    ) -> None:
+        url = str(url)
+        self.url = "pipe:0" if url == "-" else url
+        self.live = live
+        self.report = InputReport()
+        if not is_url(self.url):
+            path = Path(self.url)
+            if not path.exists():
+                raise InputNotFoundError(f"input not found: {self.url}")
+            if path.is_dir():
+                raise InvalidInputError(f"input is a directory, not a video: {self.url}")
+        try:
+            self.container = av.open(
+                self.url, "r", format=format, options=options or {}, timeout=timeout
+            )
+        except av.FFmpegError as e:
+            raise InvalidInputError(
+                f"cannot read {self.url}: not a video FFmpeg can open, or damaged beyond reading "
+                f"({_ffmpeg_reason(e)})"
+            ) from None
+        try:
+            self._choose_streams(threads)
+            self._pending: list[DecodedFrame | Passthrough] = []
+            self._demux = self.container.demux(self._streams)
+            self._index = 0
+            self._last_pts: int | None = None
+            self._exhausted = False
+            first = self._prime()
+        except BaseException:
+            self.container.close()
+            raise
+        self.info = self._describe(first)
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _choose_streams(self, threads: int) -> None:
+        videos = [
+            s
+            for s in self.container.streams.video
+            if not (s.disposition & av.stream.Disposition.attached_pic)
+        ]
+        if not videos:
+            kinds = ", ".join(
+                f"{s.type} ({s.codec_context.name if s.codec_context else '?'})"
+                for s in self.container.streams
+            )
+            raise InvalidInputError(
+                f"{self.url} has no video stream (it has: {kinds or 'no streams at all'})"
+            )
+        self.video = videos[0]
+        cc = self.video.codec_context
+        if cc is None:
+            raise InvalidInputError(f"{self.url}: no decoder for its video codec")
+        cc.thread_type = "SLICE" if self.live else "AUTO"
+        cc.thread_count = threads
+        self.passthrough = [
+            s
+            for s in self.container.streams
+            if s is not self.video and s.type in ("audio", "subtitle", "data")
+            and not (s.type == "video")
+        ]
+        self._streams = [self.video, *self.passthrough]
+
+    def _prime(self) -> DecodedFrame:
+        """Decode up to the first video frame, buffering what comes before it."""
+        for item in self._read():
+            self._pending.append(item)
+            if isinstance(item, DecodedFrame):
+                return item
+        detail = ""
+        if self.report.first_decode_error or self.report.demux_error:
+            detail = f" ({self.report.first_decode_error or self.report.demux_error})"
+        raise InvalidInputError(f"{self.url} has no decodable video frame{detail}")
+
+    def _describe(self, first: DecodedFrame) -> VideoInfo:
+        s = self.video
+        tb = Fraction(s.time_base) if s.time_base else Fraction(1, 90000)
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        rate = Fraction(rate) if rate else None
+        duration = None
+        if s.duration and s.time_base:
+            duration = float(s.duration * s.time_base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        frames = int(s.frames or 0)
+        if not frames and duration and rate:
+            frames = int(round(duration * rate))
+        sar = s.sample_aspect_ratio
+        return VideoInfo(
+            width=first.width,
+            height=first.height,
+            pix_fmt=self._first_pix_fmt,
+            layout=first.layout,
+            color=first.color,
+            time_base=tb,
+            rate=rate,
+            frames=frames,
+            duration=duration,
+            rotation=float(self._first_rotation or 0.0),
+            sample_aspect_ratio=Fraction(sar) if sar else None,
+            codec=s.codec_context.name,
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def items(self, stop: threading.Event | None = None) -> Iterator[DecodedFrame | Passthrough]:
+        """Every decoded frame and passthrough packet, in demux order (first frame included)."""
+        while self._pending:
+            yield self._pending.pop(0)
+        for item in self._read():
+            if stop is not None and stop.is_set():
+                return
+            yield item
+
+    def _read(self) -> Iterator[DecodedFrame | Passthrough]:
+        video = self.video
+        while not self._exhausted:
+            try:
+                packet = next(self._demux)
+            except StopIteration:
+                self._exhausted = True
+                break
+            except av.EOFError:
+                self._exhausted = True
+                break
+            except av.FFmpegError as e:
+                self._exhausted = True
+                self.report.demux_error = _ffmpeg_reason(e)
+                self.report.warnings.append(
+                    f"input ends early after {self._index} frames: {self.report.demux_error}"
+                )
+                break
+            if packet.stream.index == video.index:
+                try:
+                    frames = packet.decode()
+                except av.EOFError:  # the decoder was already drained
+                    continue
+                except av.FFmpegError as e:
+                    self.report.decode_errors += 1
+                    if not self.report.first_decode_error:
+                        self.report.first_decode_error = _ffmpeg_reason(e)
+                    continue
+                for frame in frames:
+                    yield self._convert(frame)
+            elif packet.dts is not None or packet.pts is not None:
+                yield Passthrough(packet, packet.stream.index)
+        # Demuxing ended (or failed): drain whatever the decoder still holds.
+        try:
+            for frame in video.codec_context.decode(None):
+                yield self._convert(frame)
+        except av.EOFError:
+            pass
+        except av.FFmpegError as e:  # a broken tail: keep what was decoded
+            self.report.decode_errors += 1
+            self.report.first_decode_error = self.report.first_decode_error or _ffmpeg_reason(e)
+
+    def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
+        if self._index == 0:
+            self._first_pix_fmt = frame.format.name
+            self._first_rotation = getattr(frame, "rotation", 0) or 0
+        target, layout = layout_for(frame.format)
+        src_format = frame.format.name
+        color = resolve_color(
+            frame.colorspace,
+            frame.color_range,
+            frame.color_primaries,
+            frame.color_trc,
+            frame.width,
+            frame.height,
+            src_format,
+        )
+        if target != src_format:
+            frame = frame.reformat(format=target)
+        pts = frame.pts
+        if pts is not None and self._last_pts is not None and pts <= self._last_pts:
+            self.report.pts_fixed += 1
+        if pts is not None:
+            self._last_pts = pts if self._last_pts is None else max(pts, self._last_pts)
+        item = DecodedFrame(
+            index=self._index,
+            pts=pts,
+            time_base=Fraction(frame.time_base) if frame.time_base else Fraction(self.video.time_base),
+            planes=frame_planes(frame, layout),
+            layout=layout,
+            color=color,
+            width=frame.width,
+            height=frame.height,
+        )
+        self._index += 1
+        return item
+
+    @property
+    def frames_read(self) -> int:
+        return self._index
+
+    def warnings(self) -> list[str]:
+        out = list(self.report.warnings)
+        expected = self.info.frames
+        if (self._exhausted and not self.report.demux_error and expected
+                and self._index < expected * 0.95 - 1):
+            out.append(
+                f"input looks truncated: it ended after {self._index} of the ~{expected} frames its "
+                f"header announces; every decodable frame was upscaled"
+            )
+        if self.report.decode_errors:
+            out.append(
+                f"input is damaged: {self.report.decode_errors} video packet(s) could not be decoded "
+                f"({self.report.first_decode_error}); every decodable frame was kept"
+            )
+        return out
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "MediaInput":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ffmpeg_reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e)
+    return " ".join(str(text).split())
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Encoder settings, like ffmpeg's ``-c:v -crf -preset -pix_fmt -tune -g``."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "auto"
+    tune: str = ""
+    gop: int = 0
+    low_latency: bool = False
+
+
+NVENC_PRESETS = {
+    "ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p3",
+    "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7", "placebo": "p7",
+}
+
+
+def encoder_options(opts: EncodeOptions) -> dict[str, str]:
+    """FFmpeg private options for the chosen encoder."""
+    codec = opts.codec
+    out: dict[str, str] = {}
+    if codec in ("libx264", "libx265"):
+        out["crf"] = str(opts.crf)
+        out["preset"] = opts.preset
+        if opts.tune or opts.low_latency:
+            out["tune"] = opts.tune or "zerolatency"
+        if codec == "libx265":
+            out["x265-params"] = "log-level=error"
+    elif codec.endswith("_nvenc"):
+        out["preset"] = NVENC_PRESETS.get(opts.preset, opts.preset)
+        out["rc"] = "vbr"
+        out["cq"] = str(opts.crf)
+        if opts.low_latency:
+            out["tune"] = "ll"
+            out["zerolatency"] = "1"
+    elif codec == "libsvtav1":
+        out["crf"] = str(opts.crf)
+        presets = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8,
+                   "medium": 6, "slow": 4, "slower": 3, "veryslow": 2}
+        out["preset"] = str(presets.get(opts.preset, opts.preset))
+    return out
+
+
+def check_encoder(codec: str) -> av.Codec:
+    """The encoder, or a clear error if this FFmpeg lacks it or it cannot open on this machine."""
+    try:
+        enc = av.Codec(codec, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise ConfigError(
+            f"unknown encoder {codec!r} (this FFmpeg has e.g. libx264, libx265, libsvtav1, ffv1, "
+            f"and h264_nvenc/hevc_nvenc on NVIDIA machines)"
+        ) from None
+    if enc.type != "video":
+        raise ConfigError(f"{codec!r} is not a video encoder")
+    if codec.endswith(("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")):
+        ctx = av.CodecContext.create(enc)
+        ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
+        ctx.time_base = Fraction(1, 25)
+        try:
+            ctx.open()
+        except av.FFmpegError as e:
+            raise BackendUnavailableError(
+                f"encoder {codec} cannot run on this machine ({_ffmpeg_reason(e)}); "
+                f"use --codec libx264 or libx265"
+            ) from None
+    return enc
+
+
+def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec) -> str:
+    supported = {f.name for f in (enc.video_formats or ())}
+    if opts.pix_fmt != "auto":
+        if opts.pix_fmt not in OUTPUT_FORMATS:
+            raise ConfigError(
+                f"unsupported pix_fmt {opts.pix_fmt!r} (valid: auto, {', '.join(OUTPUT_FORMATS)})"
+            )
+        if supported and opts.pix_fmt not in supported:
+            raise ConfigError(
+                f"encoder {enc.name} cannot write {opts.pix_fmt} "
+                f"(it takes: {', '.join(sorted(supported & set(OUTPUT_FORMATS)))})"
+            )
+        return opts.pix_fmt
+    candidates = ["yuv420p10le", "yuv420p"] if info.layout.bits > 8 else ["yuv420p"]
+    for name in candidates:
+        if not supported or name in supported:
+            return name
+    usable = [f for f in OUTPUT_FORMATS if f in supported]
+    if not usable:
+        raise ConfigError(f"encoder {enc.name} takes none of the pixel formats vsr writes")
+    return usable[0]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What the download stage produces for the encoder: planes of this format and colour."""
+
+    pix_fmt: str
+    width: int
+    height: int
+    bits: int
+    chroma_shift_w: int
+    chroma_shift_h: int
+    matrix: str
+    full_range: bool
+
+
+class MediaOutput:
+    """An output container: the upscaled video stream plus every input stream it can hold."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        source: MediaInput,
+        scale: int,
+        opts: EncodeOptions,
+        *,
+        format: str | None = None,
+        options: dict[str, str] | None = None,
+        container_options: dict[str, str] | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.source = source
+        info = source.info
+        enc = check_encoder(opts.codec)
+        pix_fmt = choose_pix_fmt(info, opts, enc)
+        bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
+        full = info.color.full_range if forced_full is None else forced_full
+        self.spec = OutputSpec(
+            pix_fmt, info.width * scale, info.height * scale, bits, sw, sh, info.color.matrix, full
+        )
+        self.warnings: list[str] = []
+        try:
+            self.container = av.open(
+                self.path, "w", format=format, options=options or {},
+                container_options=container_options or {},
+            )
+        except (av.FFmpegError, ValueError) as e:
+            raise EncoderError(f"cannot create output {self.path}: {_ffmpeg_reason(e)}") from None
+        try:
+            self._setup_video(info, opts, enc)
+            self._setup_passthrough()
+        except BaseException:
+            self.container.close()
+            raise
+        self.frames_written = 0
+        self._last_pts: int | None = None
+        self._pts_fixed = 0
+        self._closed = False
+
+    def _setup_video(self, info: VideoInfo, opts: EncodeOptions, enc: av.Codec) -> None:
+        in_video = self.source.video
+        stream = self.container.add_stream(enc.name, rate=info.rate if info.rate else None)
+        cc = stream.codec_context
+        stream.width, stream.height = self.spec.width, self.spec.height
+        stream.pix_fmt = self.spec.pix_fmt
+        stream.time_base = info.time_base
+        cc.time_base = info.time_base
+        if info.rate:
+            cc.framerate = info.rate
+        if info.sample_aspect_ratio:
+            cc.sample_aspect_ratio = info.sample_aspect_ratio
+        color = info.color
+        cc.colorspace = color.colorspace
+        cc.color_primaries = color.primaries
+        cc.color_trc = color.trc
+        cc.color_range = 2 if self.spec.full_range else 1
+        if opts.gop:
+            cc.gop_size = opts.gop
+        if opts.low_latency:
+            cc.max_b_frames = 0
+        cc.options = encoder_options(opts)
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        for key in ("language", "title", "handler_name"):
+            if key in in_video.metadata:
+                stream.metadata[key] = in_video.metadata[key]
+        self.video = stream
+        self._color = color
+
+    def _setup_passthrough(self) -> None:
+        self._map: dict[int, av.stream.Stream] = {}
+        supported = self.container.supported_codecs
+        for s in self.source.passthrough:
+            codec = s.codec_context.codec if s.codec_context else getattr(s, "codec", None)
+            names = {codec.name, codec.canonical_name} if codec is not None else set()
+            name = codec.canonical_name if codec is not None else "unknown codec"
+            where = f"{s.type} stream #{s.index} ({name})"
+            if supported and names and not (names & supported) and s.type != "data":
+                self.warnings.append(
+                    f"dropped {where}: the {self.container.format.name} container cannot hold it "
+                    f"(write .mkv to keep it)"
+                )
+                continue
+            try:
+                out = self.container.add_stream_from_template(s)
+            except (av.FFmpegError, ValueError, TypeError) as e:
+                self.warnings.append(f"dropped {where}: {_ffmpeg_reason(e)}")
+                continue
+            self._map[s.index] = out
+        self.container.metadata.update(
+            {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
+        )
+
+    @property
+    def mapped_streams(self) -> dict[int, av.stream.Stream]:
+        return dict(self._map)
+
+    def write_frame(self, planes: tuple[np.ndarray, ...], pts: int | None, index: int) -> None:
+        """Encode one upscaled frame; ``planes`` match :attr:`spec` (uint8 or uint16)."""
+        spec = self.spec
+        frame = av.VideoFrame(spec.width, spec.height, spec.pix_fmt)
+        dtype = np.uint8 if spec.bits == 8 else np.uint16
+        for plane, data in zip(frame.planes, planes):
+            itemsize = np.dtype(dtype).itemsize
+            dst = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // itemsize)
+            dst[:, : plane.width] = data
+        if pts is None:
+            rate = self.source.info.rate or Fraction(25)
+            pts = int(round(index / (rate * self.source.info.time_base)))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+            self._pts_fixed += 1
+        self._last_pts = pts
+        frame.pts = pts
+        frame.time_base = self.source.info.time_base
+        frame.colorspace = self._color.colorspace
+        frame.color_range = 2 if spec.full_range else 1
+        try:
+            for packet in self.video.encode(frame):
+                self.container.mux(packet)
+        except av.FFmpegError as e:
+            raise EncoderError(f"encoding frame {index} failed: {_ffmpeg_reason(e)}") from None
+        self.frames_written += 1
+
+    def write_passthrough(self, item: Passthrough) -> None:
+        out = self._map.get(item.stream_index)
+        if out is None:
+            return
+        packet = item.packet
+        packet.stream = out
+        try:
+            self.container.mux(packet)
+        except av.FFmpegError as e:
+            raise EncoderError(f"copying {out.type} packet failed: {_ffmpeg_reason(e)}") from None
+
+    def finish(self) -> None:
+        """Flush the encoder and write the trailer."""
+        if self._closed:
+            return
+        try:
+            for packet in self.video.encode(None):
+                self.container.mux(packet)
+        except av.FFmpegError as e:
+            raise EncoderError(f"flushing the encoder failed: {_ffmpeg_reason(e)}") from None
+        finally:
+            self.close()
+        if self._pts_fixed:
+            self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.container.close()

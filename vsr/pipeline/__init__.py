@@ -1,0 +1,1 @@
+"""Stages, the runner that threads them, and the jobs built from them."""

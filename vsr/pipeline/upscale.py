@@ -1,0 +1,237 @@
+"""Upscaling a file: the job behind ``vsr upscale``.
+
+A job resolves the model, device and engine once, opens the input, writes the output atomically,
+runs decode -> upload -> infer -> download -> encode (+ the monitor tap) on a :class:`Runner`, and
+reports frames, time and warnings. Still images take a short path through the same engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vsr.archs import SRModel, load_model
+from vsr.config import PipelineConfig
+from vsr.engine.device import describe_device, resolve_device
+from vsr.engine.engine import Engine
+from vsr.errors import ConfigError, Interrupted
+from vsr.io.atomic import AtomicOutput
+from vsr.io.image import image_has_alpha, is_image_path, read_image, write_image
+from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
+from vsr.pipeline.monitor import MonitorStage
+from vsr.pipeline.runner import Runner, RunStats
+from vsr.pipeline.stages import (
+    DecodeStage,
+    DownloadStage,
+    EncodeStage,
+    Frame,
+    InferStage,
+    UploadStage,
+)
+
+log = logging.getLogger("vsr.pipeline")
+
+
+@dataclass
+class UpscaleResult:
+    input: str
+    output: str
+    frames: int
+    seconds: float
+    width: int
+    height: int
+    out_width: int
+    out_height: int
+    model: str
+    device: str
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    stats: RunStats | None = None
+    latency_p50_ms: float | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
+    """Model + device + engine, decided once and logged."""
+    mc = config.model
+    if mc.batch < 1:
+        raise ConfigError(f"batch must be >= 1, got {mc.batch}")
+    model = load_model(mc.name, mc.scale)
+    device = resolve_device(config.runtime.device)
+    engine = Engine(
+        model, device, precision=mc.precision, backend=mc.backend, tile=mc.tile,
+        tile_overlap=mc.tile_overlap,
+    )
+    log.info("device %s; model %s", describe_device(device), engine.describe())
+    return model, engine
+
+
+def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeOptions:
+    ec = config.encode
+    if not 0 <= ec.crf <= 63:
+        raise ConfigError(f"crf must be in 0..63, got {ec.crf}")
+    return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency)
+
+
+class UpscaleJob:
+    """One input file -> one output file. ``request_stop``/``abort`` may be called from a signal
+    handler while :meth:`run` is running in the main thread."""
+
+    def __init__(
+        self,
+        input_path: str | Path,
+        output_path: str | Path,
+        config: PipelineConfig,
+        *,
+        overwrite: bool = False,
+        max_frames: int = 0,
+    ) -> None:
+        self.input_path = str(input_path)
+        self.output_path = str(output_path)
+        self.config = config
+        self.overwrite = overwrite
+        self.max_frames = max_frames
+        self.runner: Runner | None = None
+        self._stop_requested = False
+        self._abort_requested = False
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
+        if self.runner is not None:
+            self.runner.request_stop()
+
+    def abort(self) -> None:
+        self._abort_requested = True
+        if self.runner is not None:
+            self.runner.abort()
+
+    # -- run ---------------------------------------------------------------------------------------
+
+    def run(self, on_start: Callable[[int], None] | None = None,
+            on_frame: Callable[[int], None] | None = None) -> UpscaleResult:
+        """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
+        if is_image_path(self.input_path) and Path(self.input_path).exists():
+            if not is_image_path(self.output_path):
+                raise ConfigError(
+                    f"input {self.input_path} is an image; give an image output (.png, .jpg, ...)"
+                )
+            return self._run_image(on_start, on_frame)
+        if is_image_path(self.output_path):
+            raise ConfigError(f"output {self.output_path} is an image name but the input is a video")
+        model, engine = build_engine(self.config)
+        media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads)
+        target = None
+        try:
+            target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
+            output = MediaOutput(target.tmp, media, model.scale, encode_options(self.config))
+            return self._run_video(media, output, target, model, engine, on_start, on_frame)
+        except BaseException:
+            if target is not None:
+                target.discard()
+            raise
+        finally:
+            media.close()
+
+    def _run_video(self, media: MediaInput, output: MediaOutput, target: AtomicOutput,
+                   model: SRModel, engine: Engine, on_start, on_frame) -> UpscaleResult:
+        info = media.info
+        log.info(
+            "input %s: %dx%d %s, %s, %s fps, ~%d frames", self.input_path, info.width, info.height,
+            info.pix_fmt, info.color.describe(), f"{float(info.rate):.3f}" if info.rate else "?",
+            info.frames,
+        )
+        done = [0]
+
+        def frame_written(frame: Frame) -> None:
+            done[0] += 1
+            if on_frame is not None:
+                on_frame(done[0])
+
+        encode = EncodeStage(output, frame_written)
+        decode = DecodeStage(media, self.max_frames)
+        self.runner = Runner(
+            decode,
+            [
+                UploadStage(engine.device, engine.dtype),
+                InferStage(engine, self.config.model.batch),
+                DownloadStage(output.spec, engine.device),
+                encode,
+            ],
+            queue_size=self.config.runtime.queue_size,
+            policy="block",
+            taps={"infer": MonitorStage()},
+        )
+        if self._abort_requested:
+            self.runner.abort()
+        elif self._stop_requested:
+            self.runner.request_stop()
+        if on_start is not None:
+            total = info.frames
+            if self.max_frames:
+                total = min(total, self.max_frames) if total else self.max_frames
+            on_start(total)
+        t0 = time.perf_counter()
+        try:
+            stats = self.runner.run()
+        except Interrupted:
+            raise Interrupted("interrupted; no output written") from None
+        seconds = time.perf_counter() - t0
+        frames = output.frames_written
+        interrupted = stats.stopped_early and (not self.max_frames or frames < self.max_frames)
+        if frames == 0:
+            target.discard()
+            if interrupted:
+                raise Interrupted("interrupted before the first frame; no output written")
+        target.commit()
+        warnings = media.warnings() + output.warnings
+        lat = encode.latencies
+        return UpscaleResult(
+            self.input_path, self.output_path, frames, seconds, info.width, info.height,
+            output.spec.width, output.spec.height, model.name, str(engine.device),
+            interrupted=interrupted, warnings=warnings, stats=stats,
+            latency_p50_ms=statistics.median(lat) * 1000 if lat else None,
+        )
+
+    def _run_image(self, on_start, on_frame) -> UpscaleResult:
+        model, engine = build_engine(self.config)
+        alpha = image_has_alpha(self.input_path)
+        rgba = read_image(self.input_path, alpha=alpha)
+        target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
+        try:
+            if on_start is not None:
+                on_start(1)
+            t0 = time.perf_counter()
+            x = torch.from_numpy(np.ascontiguousarray(rgba[..., :3])).permute(2, 0, 1)[None]
+            y = engine(x.float() / 255.0)[0].float().cpu()
+            out = (y.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+            if alpha:
+                # Alpha is not colour: upscale it with the classic resampler, as Real-ESRGAN does.
+                a = torch.from_numpy(rgba[..., 3].copy()).float()[None, None] / 255.0
+                resampler = load_model("bicubic", model.scale).module
+                a_up = resampler(a).clamp(0, 1)[0, 0].numpy()
+                out = np.concatenate([out, (a_up * 255).round().astype(np.uint8)[..., None]], -1)
+            write_image(target.tmp.with_suffix(target.tmp.suffix), out)
+            seconds = time.perf_counter() - t0
+            target.commit()
+        except BaseException:
+            target.discard()
+            raise
+        if on_frame is not None:
+            on_frame(1)
+        h, w = rgba.shape[:2]
+        return UpscaleResult(
+            self.input_path, self.output_path, 1, seconds, w, h, w * model.scale, h * model.scale,
+            model.name, str(engine.device),
+        )
