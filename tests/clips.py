@@ -13,6 +13,14 @@ import av
 import numpy as np
 
 
+def smooth_pattern(index: int, width: int, height: int) -> np.ndarray:
+    """``(H,W,3)`` uint8 saturated but smooth colour waves: scalers agree on it, colour errors show."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = 2 * np.pi * (x / (2.5 * width) + y / (3.0 * height)) + 0.2 * index
+    rgb = np.stack([0.5 + 0.45 * np.sin(t), 0.5 + 0.45 * np.sin(t + 2.1), 0.5 + 0.45 * np.sin(t + 4.2)], -1)
+    return (rgb * 255).round().astype(np.uint8)
+
+
 def pattern(index: int, width: int, height: int) -> np.ndarray:
     """``(H,W,3)`` uint8 RGB test picture that changes with ``index``."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -43,6 +51,7 @@ def write_clip(
     rotation: float = 0.0,
     options: dict[str, str] | None = None,
     metadata: dict[str, str] | None = None,
+    smooth: bool = False,
 ) -> Path:
     """Write a clip; ``pts`` (in ``time_base``) makes it variable frame rate."""
     path = Path(path)
@@ -73,7 +82,7 @@ def write_clip(
             s.time_base = Fraction(1, 1000)
         times = pts if pts is not None else [int(round(i / (rate * tb))) for i in range(frames)]
         for i, t in enumerate(times[:frames]):
-            rgb = pattern(i, width, height)
+            rgb = (smooth_pattern if smooth else pattern)(i, width, height)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             kwargs = {}
             if colorspace is not None:

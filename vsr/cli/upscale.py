@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Callable
 
 import click
 
@@ -75,9 +77,15 @@ def _toml_value(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def install_signal_handlers(job: UpscaleJob) -> None:
-    """First SIGINT/SIGTERM: finish what is in flight and write a playable file; second: abort."""
+def install_signal_handlers(job: UpscaleJob) -> Callable[[], None]:
+    """First SIGINT/SIGTERM: finish what is in flight and write a playable file; second: abort.
+
+    Returns a function that restores the previous handlers.
+    """
     hits = [0]
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: FrameType | None) -> None:
         hits[0] += 1
@@ -89,6 +97,12 @@ def install_signal_handlers(job: UpscaleJob) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+    return restore
 
 
 def summary(result: UpscaleResult) -> str:
@@ -153,10 +167,11 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
     job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames)
     progress = Progress(enabled=not quiet)
-    install_signal_handlers(job)
+    restore = install_signal_handlers(job)
     try:
         result = job.run(on_start=progress.start, on_frame=progress.update)
     finally:
+        restore()
         progress.finish()
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)

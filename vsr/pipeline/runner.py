@@ -226,10 +226,11 @@ class Runner:
         stats = self.stats.stages[index]
         name = stats.name
         tap_edge = self.tap_edges.get(name)
+        tap = self.taps.get(name)
         for item in items:
             stats.items_out += 1
-            if tap_edge is not None and not tap_edge.offer(item):
-                self.stats.tap_skipped[self.taps[name].name] += 1
+            if tap is not None and isinstance(item, tap.accepts) and not tap_edge.offer(item):  # type: ignore[union-attr]
+                self.stats.tap_skipped[tap.name] += 1
             if index < len(self.stages):
                 if not self.edges[index].put(item):
                     return False

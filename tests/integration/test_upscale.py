@@ -1,0 +1,295 @@
+"""`vsr upscale` on real (generated) clips: what comes out is what should, and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from clips import count_decodable, decode_all, write_clip
+from vsr.cli.main import cli
+from vsr.io.image import read_image, write_image
+
+
+def run_cli(*args: str):
+    result = CliRunner().invoke(cli, ["upscale", *args], catch_exceptions=False)
+    return result
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def reference_upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+    y = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    return y[0].permute(1, 2, 0).clamp(0, 255).round().byte().numpy()
+
+
+def partials(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if "vsr-partial" in p.name]
+
+
+CASES = {
+    # name: (output suffix, expected output pix_fmt, colorspace, colour range, rotation)
+    "audio": (".mp4", "yuv420p", 6, 1, 0),  # untagged SD: BT.601 assumed and tagged
+    "subs": (".mkv", "yuv420p", 6, 1, 0),
+    "vfr": (".mkv", "yuv420p", 6, 1, 0),
+    "full": (".mkv", "yuvj420p", 5, 2, 0),  # full range stays full range
+    "tenbit": (".mkv", "yuv420p10le", 9, 1, 0),  # 10-bit stays 10-bit, BT.2020 stays tagged
+    "odd": (".mkv", "yuv420p", 6, 1, 0),
+    "rotated": (".mp4", "yuv420p", 6, 1, 90),
+    "yuv444": (".mp4", "yuv420p", 1, 1, 0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_every_clip_kind_is_upscaled_with_everything_else_intact(kind, clips, tmp_path) -> None:
+    suffix, pix_fmt, colorspace, color_range, rotation = CASES[kind]
+    src = clips[kind]
+    out = tmp_path / f"out{suffix}"
+    result = run_cli(str(src), "-o", str(out), "--scale", "2", "--preset", "ultrafast", "-q")
+    assert result.exit_code == 0, result.output
+    a, b = decode_all(src), decode_all(out)
+    # Geometry: exactly x2 of the decoded input (odd sizes included).
+    assert (b["width"], b["height"]) == (a["width"] * 2, a["height"] * 2)
+    # Every frame, at its own timestamp (VFR survives), and nothing else.
+    assert b["frames"] == a["frames"] == count_decodable(src)
+    assert b["video_pts"] == a["video_pts"]
+    # Audio, subtitle and data packets copied byte for byte, with their timestamps.
+    copied = {i: p for i, p in a["packets"].items() if p}
+    assert [t for t in b["streams"] if t != "video"] == [t for t in a["streams"] if t != "video"]
+    for index, packets in copied.items():
+        assert b["packets"][index] == packets
+    # Colour description and orientation.
+    assert b["frame_format"] == pix_fmt
+    assert b["colorspace"] == colorspace and b["color_range"] == color_range
+    assert b["rotation"] == rotation
+    assert not partials(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kind,kwargs",
+    [
+        ("bt601 limited", {}),
+        ("bt601 full range", {"color_range": 2, "colorspace": 5}),
+        ("bt2020 10-bit", {"pix_fmt": "yuv420p10le", "colorspace": 9}),
+        ("bt709 4:4:4", {"pix_fmt": "yuv444p", "colorspace": 1}),
+    ],
+)
+def test_colours_survive_decode_upscale_encode(kind, kwargs, tmp_path) -> None:
+    # On smooth saturated colour the scalers agree, so what remains is colour handling: this is
+    # ~40 dB when matrix, range, depth and chroma siting are right, ~25-33 dB with a wrong matrix.
+    src = write_clip(tmp_path / "smooth.mkv", smooth=True, width=96, height=64, frames=3, **kwargs)
+    out = tmp_path / "out.mkv"
+    assert run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast").exit_code == 0
+    a, b = decode_all(src), decode_all(out)
+    assert psnr(b["first_rgb"], reference_upscale(a["first_rgb"], 2)) > 37.0
+
+
+def test_container_metadata_is_kept(clips, tmp_path) -> None:
+    out = tmp_path / "meta.mp4"
+    assert run_cli(str(clips["rotated"]), "-o", str(out), "-q").exit_code == 0
+    assert decode_all(out)["metadata"].get("title") == "spin"
+
+
+def test_x4_and_model_choice(clips, tmp_path) -> None:
+    out = tmp_path / "x4.mkv"
+    result = run_cli(str(clips["odd"]), "-o", str(out), "-s", "4", "-m", "bicubic", "--preset", "ultrafast")
+    assert result.exit_code == 0
+    b = decode_all(out)
+    assert (b["width"], b["height"]) == (63 * 4, 47 * 4)
+    assert "bicubic" in result.stderr and "frames" in result.stderr  # the summary line
+
+
+def test_batch_and_tiles_do_not_change_the_result(clips, tmp_path) -> None:
+    outs = []
+    for extra in ([], ["--batch", "5"], ["--tile", "16"]):
+        out = tmp_path / f"o{len(outs)}.mkv"
+        assert run_cli(str(clips["audio"]), "-o", str(out), "-q", "--preset", "ultrafast", *extra).exit_code == 0
+        with av.open(str(out)) as c:
+            outs.append([f.to_ndarray(format="yuv420p") for f in c.decode(video=0)])
+    assert len(outs[0]) == len(outs[1]) == len(outs[2]) == 12
+    for frames in outs[1:]:
+        assert all(np.array_equal(x, y) for x, y in zip(outs[0], frames))
+
+
+def test_subtitles_a_container_cannot_hold_are_dropped_with_a_warning(clips, tmp_path) -> None:
+    out = tmp_path / "subs.mp4"
+    result = run_cli(str(clips["subs"]), "-o", str(out), "-q")
+    assert result.exit_code == 0
+    assert "dropped subtitle stream" in result.stderr and ".mkv" in result.stderr
+    assert decode_all(out)["streams"] == ["video", "audio"]
+
+
+def test_truncated_input_keeps_every_decodable_frame_and_warns(clips, tmp_path) -> None:
+    out = tmp_path / "trunc.mkv"
+    result = run_cli(str(clips["truncated"]), "-o", str(out), "-q")
+    assert result.exit_code == 0
+    assert "truncated" in result.stderr
+    decodable = count_decodable(clips["truncated"])
+    assert 0 < decodable < 40
+    assert decode_all(out)["frames"] == decodable
+
+
+def test_images_in_and_out(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((21, 30, 3)) * 255).astype(np.uint8)
+    src = tmp_path / "in.png"
+    write_image(src, rgb)
+    out = tmp_path / "out.png"
+    assert run_cli(str(src), "-o", str(out), "-q", "-m", "bicubic").exit_code == 0
+    up = read_image(out)
+    assert up.shape == (42, 60, 3)
+    # Downscaling the upscale by 2 (box) lands near the original: the picture is the same picture.
+    down = up.reshape(21, 2, 30, 2, 3).mean(axis=(1, 3))
+    assert psnr(down, rgb) > 20
+    jpg = tmp_path / "out.jpg"
+    assert run_cli(str(src), "-o", str(jpg), "-q", "-s", "4").exit_code == 0
+    assert read_image(jpg).shape == (84, 120, 3)
+    rgba = np.concatenate([rgb, np.full((21, 30, 1), 77, np.uint8)], axis=-1)
+    write_image(tmp_path / "alpha.png", rgba)
+    assert run_cli(str(tmp_path / "alpha.png"), "-o", str(tmp_path / "alpha_x2.png"), "-q").exit_code == 0
+    a2 = read_image(tmp_path / "alpha_x2.png", alpha=True)
+    assert a2.shape == (42, 60, 4) and np.all(np.abs(a2[..., 3].astype(int) - 77) <= 1)
+
+
+@pytest.mark.parametrize(
+    "case,args,message",
+    [
+        ("missing", ["{missing}", "-o", "{out}"], "input not found"),
+        ("junk", ["{junk}", "-o", "{out}"], "not a video FFmpeg can open"),
+        ("audio only", ["{audio_only}", "-o", "{out}"], "has no video stream"),
+        ("zero frames", ["{empty}", "-o", "{out}"], "no decodable video frame"),
+        ("unknown model", ["{audio}", "-o", "{out}", "-m", "nope"], "unknown model 'nope'"),
+        ("bad scale", ["{audio}", "-o", "{out}", "-s", "5"], "unsupported scale 5"),
+        ("scale model", ["{audio}", "-o", "{out}", "-s", "3", "-m", "auto"], None),
+        ("output dir", ["{audio}", "-o", "{tmp}/nowhere/out.mp4"], "output directory does not exist"),
+        ("unwritable", ["{audio}", "-o", "{file_as_dir}/out.mp4"], "not a directory"),
+        ("same file", ["{audio}", "-o", "{audio}", "--overwrite"], "is the input"),
+        ("exists", ["{audio}", "-o", "{existing}"], "exists (use --overwrite"),
+        ("bad codec", ["{audio}", "-o", "{out}", "--codec", "h267"], "unknown encoder 'h267'"),
+        ("bad pix_fmt", ["{audio}", "-o", "{out}", "--pix-fmt", "rgb565"], "unsupported pix_fmt"),
+        ("bad set", ["{audio}", "-o", "{out}", "--set", "model.sclae=2"], "unknown key 'sclae'"),
+        ("bad crf", ["{audio}", "-o", "{out}", "--crf", "99"], "crf must be in 0..63"),
+        ("bad device", ["{audio}", "-o", "{out}", "--device", "tpu"], "bad device 'tpu'"),
+        ("no suffix", ["{audio}", "-o", "{tmp}/noext"], "has no extension"),
+        ("image to video", ["{png}", "-o", "{out}"], "is an image"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_a_nonzero_exit(case, args, message, clips, tmp_path) -> None:
+    existing = tmp_path / "existing.mp4"
+    existing.write_bytes(b"keep me")
+    file_as_dir = tmp_path / "afile"
+    file_as_dir.write_text("x")
+    png = tmp_path / "p.png"
+    write_image(png, np.zeros((8, 8, 3), np.uint8))
+    values = {k: str(v) for k, v in clips.items()}
+    values.update(missing=str(tmp_path / "missing.mp4"), out=str(tmp_path / "out.mp4"),
+                  tmp=str(tmp_path), existing=str(existing), file_as_dir=str(file_as_dir), png=str(png))
+    argv = [a.format(**values) for a in args]
+    before = {p: p.stat().st_mtime_ns for p in clip_files(clips)}
+    result = CliRunner().invoke(cli, ["upscale", *argv])
+    if message is None:  # scale 3 with the default model is valid for classic scalers
+        assert result.exit_code == 0, result.stderr
+        return
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vsr: error:"), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "out.mp4").exists()
+    assert existing.read_bytes() == b"keep me"
+    assert not partials(tmp_path)
+    assert before == {p: p.stat().st_mtime_ns for p in clip_files(clips)}  # inputs untouched
+
+
+def clip_files(clips: dict[str, Path]) -> list[Path]:
+    return [p for p in clips.values() if p.exists()]
+
+
+# -- real processes: exit codes, signals, no tracebacks -----------------------------------------
+
+
+def vsr_process(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vsr", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, **kwargs,
+    )
+
+
+def test_a_real_process_reports_errors_without_traceback(tmp_path) -> None:
+    p = vsr_process("upscale", str(tmp_path / "nope.mkv"), "-o", str(tmp_path / "o.mkv"))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert err.strip() == f"vsr: error: input not found: {tmp_path / 'nope.mkv'}"
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("long") / "long.mkv"
+    return write_clip(path, frames=300, width=256, height=192, audio=True)
+
+
+def wait_for_partial(directory: Path, min_bytes: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"vsr ended early: {proc.communicate()}")
+        parts = partials(directory)
+        if parts and parts[0].stat().st_size >= min_bytes:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no progress seen")
+
+
+@pytest.mark.slow
+def test_ctrl_c_finishes_in_flight_frames_and_leaves_a_playable_file(long_clip, tmp_path) -> None:
+    out = tmp_path / "partial.mkv"
+    p = vsr_process("upscale", str(long_clip), "-o", str(out), "-s", "4", "--preset", "slow", "-q")
+    wait_for_partial(tmp_path, 20_000, p)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not partials(tmp_path)
+    got = decode_all(out)  # playable: it decodes, from the first frame on
+    assert 0 < got["frames"] < 300
+    assert got["video_pts"] == decode_all(long_clip)["video_pts"][: got["frames"]]
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
+    out = tmp_path / "aborted.mkv"
+    p = vsr_process("upscale", str(long_clip), "-o", str(out), "-s", "4", "--preset", "slow", "-q")
+    wait_for_partial(tmp_path, 20_000, p)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert not out.exists() and not partials(tmp_path)
+
+
+def test_monitor_tap_sees_frames_without_changing_output(clips, tmp_path) -> None:
+    from vsr.config import PipelineConfig
+    from vsr.pipeline.upscale import UpscaleJob
+
+    result = UpscaleJob(clips["audio"], tmp_path / "m.mkv", PipelineConfig()).run()
+    assert result.frames == 12
+    tap = result.stats.stage("monitor")
+    assert tap.items_in + result.stats.tap_skipped["monitor"] == 12
+    assert tap.items_in >= 1
+    assert result.stats.stage("encode").items_in >= 12

@@ -1,0 +1,3 @@
+from vsr.cli.main import main
+
+main()
