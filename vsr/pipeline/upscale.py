@@ -25,6 +25,7 @@ from vsr.errors import ConfigError, Interrupted
 from vsr.io.atomic import AtomicOutput
 from vsr.io.image import image_has_alpha, is_image_path, read_image, write_image
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
+from vsr.io.samples import is_sample, resolve_sample
 from vsr.pipeline.monitor import MonitorStage
 from vsr.pipeline.runner import Runner, RunStats
 from vsr.pipeline.stages import (
@@ -96,7 +97,7 @@ class UpscaleJob:
         overwrite: bool = False,
         max_frames: int = 0,
     ) -> None:
-        self.input_path = str(input_path)
+        self.input_path = str(resolve_sample(str(input_path)) if is_sample(str(input_path)) else input_path)
         self.output_path = str(output_path)
         self.config = config
         self.overwrite = overwrite
@@ -195,6 +196,8 @@ class UpscaleJob:
             if interrupted:
                 raise Interrupted("interrupted before the first frame; no output written")
         target.commit()
+        log.info("stage busy (fraction of wall time): %s", ", ".join(
+            f"{st.name} {st.busy_s / max(stats.wall_s, 1e-9):.0%}" for st in stats.stages))
         warnings = media.warnings() + output.warnings
         lat = encode.latencies
         return UpscaleResult(
