@@ -47,6 +47,7 @@ class RuntimeConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     queue_size: int = 4
     decode_threads: int = 0  # 0: FFmpeg's choice
+    torch_threads: int = 0  # 0: auto (on CPU half the cores, the rest is left to the codecs)
 
 
 @dataclass(frozen=True)

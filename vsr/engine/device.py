@@ -40,7 +40,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({torch.get_num_threads()} torch threads of {__import__('os').cpu_count()} cores)"
 
 
 def resolve_precision(precision: str, device: torch.device, model_fp16_ok: bool) -> torch.dtype:
@@ -55,3 +55,20 @@ def resolve_precision(precision: str, device: torch.device, model_fp16_ok: bool)
     if precision in ("fp32", "float", "float32"):
         return torch.float32
     raise ConfigError(f"bad precision {precision!r} (valid: auto, fp16, fp32)")
+
+
+def configure_threads(device: torch.device, torch_threads: int) -> int:
+    """Size torch's intra-op pool once, at start.
+
+    On the CPU the decoder and x264 run threads of their own; an OpenMP pool as large as the machine
+    then oversubscribes it, and its spin-waiting workers lose their time slices (measured here: the
+    engine 6x and a decode/infer/encode loop 20x slower on 2 busy cores). Auto takes half the cores.
+    """
+    import os
+
+    if torch_threads < 0:
+        raise ConfigError(f"torch_threads must be >= 0, got {torch_threads}")
+    if torch_threads == 0:
+        torch_threads = max(1, (os.cpu_count() or 2) // 2) if device.type == "cpu" else 1
+    torch.set_num_threads(torch_threads)
+    return torch_threads
