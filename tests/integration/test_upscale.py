@@ -293,3 +293,13 @@ def test_monitor_tap_sees_frames_without_changing_output(clips, tmp_path) -> Non
     assert tap.items_in + result.stats.tap_skipped["monitor"] == 12
     assert tap.items_in >= 1
     assert result.stats.stage("encode").items_in >= 12
+
+
+def test_x265_ten_bit_output(clips, tmp_path) -> None:
+    out = tmp_path / "x265.mkv"
+    result = run_cli(str(clips["tenbit"]), "-o", str(out), "--codec", "libx265", "--preset", "ultrafast", "-q")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "hevc"
+    b = decode_all(out)
+    assert b["frame_format"] == "yuv420p10le" and b["frames"] == 12 and b["colorspace"] == 9

@@ -1,0 +1,55 @@
+"""Small CLI pieces: the progress line, atomic output, config precedence."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from vsr.cli.upscale import Progress, build_config
+from vsr.errors import OutputError
+from vsr.io.atomic import AtomicOutput
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_frames_fps_and_eta_on_a_terminal_only() -> None:
+    tty = FakeTTY()
+    p = Progress(enabled=True, stream=tty)
+    p.start(100)
+    p.update(100)
+    p.finish()
+    text = tty.getvalue()
+    assert "100/100 frames" in text and "fps" in text and "ETA 00:00" in text
+    pipe = io.StringIO()
+    q = Progress(enabled=True, stream=pipe)
+    q.start(10)
+    q.update(10)
+    assert pipe.getvalue() == ""  # not a terminal: no progress noise in logs
+
+
+def test_atomic_output_commits_discards_and_refuses(tmp_path) -> None:
+    target = tmp_path / "out.mp4"
+    a = AtomicOutput(target)
+    assert a.tmp.exists() and a.tmp.parent == tmp_path and a.tmp.suffix == ".mp4"
+    a.tmp.write_bytes(b"data")
+    assert a.commit() == target and target.read_bytes() == b"data" and not a.tmp.exists()
+    with pytest.raises(OutputError, match="exists"):
+        AtomicOutput(target)
+    b = AtomicOutput(target, overwrite=True)
+    b.discard()
+    assert not b.tmp.exists() and target.read_bytes() == b"data"
+    with pytest.raises(OutputError, match="is the input"):
+        AtomicOutput(target, overwrite=True, inputs=(str(target),))
+    with pytest.raises(OutputError, match="is a directory"):
+        AtomicOutput(tmp_path)
+
+
+def test_options_override_set_which_overrides_the_file(tmp_path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text("[model]\nscale = 4\nbatch = 2\n[encode]\ncrf = 30\n")
+    c = build_config(str(f), {"model.scale": 2, "encode.crf": None}, ("model.batch=8", "encode.crf=25"))
+    assert c.model.scale == 2 and c.model.batch == 8 and c.encode.crf == 25
