@@ -220,3 +220,24 @@ def count_decodable(path: Path) -> int:
         except av.FFmpegError:
             pass
     return n
+
+
+def write_size_change(path: Path) -> Path:
+    """An MPEG-TS whose video changes resolution half-way (two segments back to back)."""
+    parts = []
+    for n, (w, h, start) in enumerate(((64, 48, 0), (80, 64, 10))):
+        part = path.with_name(f"{path.stem}.part{n}.ts")
+        with av.open(str(part), "w") as out:
+            v = out.add_stream("mpeg2video", rate=25)
+            v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+            for i in range(10):
+                frame = av.VideoFrame.from_ndarray(pattern(i, w, h), format="rgb24").reformat(format="yuv420p")
+                frame.pts = start + i
+                for packet in v.encode(frame):
+                    out.mux(packet)
+            for packet in v.encode(None):
+                out.mux(packet)
+        parts.append(part.read_bytes())
+        part.unlink()
+    path.write_bytes(b"".join(parts))
+    return path

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import count_decodable, decode_all, write_clip
+from clips import count_decodable, decode_all, write_clip, write_size_change
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -175,6 +175,7 @@ def test_images_in_and_out(tmp_path) -> None:
         ("unknown model", ["{audio}", "-o", "{out}", "-m", "nope"], "unknown model 'nope'"),
         ("bad scale", ["{audio}", "-o", "{out}", "-s", "5"], "unsupported scale 5"),
         ("scale model", ["{audio}", "-o", "{out}", "-s", "3", "-m", "auto"], None),
+        ("odd 4:2:0", ["{odd}", "-o", "{out}", "-s", "3", "--pix-fmt", "yuv420p"], "needs even dimensions"),
         ("output dir", ["{audio}", "-o", "{tmp}/nowhere/out.mp4"], "output directory does not exist"),
         ("unwritable", ["{audio}", "-o", "{file_as_dir}/out.mp4"], "not a directory"),
         ("same file", ["{audio}", "-o", "{audio}", "--overwrite"], "is the input"),
@@ -303,3 +304,21 @@ def test_x265_ten_bit_output(clips, tmp_path) -> None:
         assert c.streams.video[0].codec_context.name == "hevc"
     b = decode_all(out)
     assert b["frame_format"] == "yuv420p10le" and b["frames"] == 12 and b["colorspace"] == 9
+
+
+def test_odd_output_size_keeps_every_pixel_in_444(clips, tmp_path) -> None:
+    out = tmp_path / "x3.mp4"
+    assert run_cli(str(clips["odd"]), "-o", str(out), "-s", "3", "-q", "--preset", "ultrafast").exit_code == 0
+    b = decode_all(out)
+    assert (b["width"], b["height"]) == (189, 141) and b["frame_format"] == "yuv444p"
+
+
+def test_a_mid_stream_size_change_is_scaled_to_the_first_size(tmp_path) -> None:
+    src = write_size_change(tmp_path / "sizes.ts")
+    out = tmp_path / "sizes.mkv"
+    result = run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0, result.stderr
+    assert "changes size" in result.stderr
+    b = decode_all(out)
+    assert (b["width"], b["height"]) == (128, 96)
+    assert b["frames"] == count_decodable(src) >= 18

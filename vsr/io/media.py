@@ -151,6 +151,7 @@ class InputReport:
     first_decode_error: str = ""
     demux_error: str = ""
     pts_fixed: int = 0
+    resized: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -366,6 +367,17 @@ class MediaInput:
         if self._index == 0:
             self._first_pix_fmt = frame.format.name
             self._first_rotation = getattr(frame, "rotation", 0) or 0
+            self._size = (frame.width, frame.height)
+        elif (frame.width, frame.height) != self._size:
+            # As ffmpeg does: one output size for the whole stream, later sizes scaled to it.
+            if not self.report.resized:
+                self.report.warnings.append(
+                    f"the video changes size at frame {self._index} ({self._size[0]}x{self._size[1]} "
+                    f"-> {frame.width}x{frame.height}); later frames are scaled to the first size"
+                )
+            self.report.resized += 1
+            frame = frame.reformat(width=self._size[0], height=self._size[1],
+                                   interpolation="BICUBIC")
         target, layout = layout_for(frame.format)
         src_format = frame.format.name
         color = resolve_color(
@@ -505,9 +517,16 @@ def check_encoder(codec: str) -> av.Codec:
     return enc
 
 
-def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec) -> str:
+def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: int = 1) -> str:
     supported = {f.name for f in (enc.video_formats or ())}
+    width, height = info.width * scale, info.height * scale
+    odd = width % 2 or height % 2
     if opts.pix_fmt != "auto":
+        if odd and opts.pix_fmt in OUTPUT_FORMATS and OUTPUT_FORMATS[opts.pix_fmt][1:3] != (0, 0):
+            raise ConfigError(
+                f"the output is {width}x{height}; {opts.pix_fmt} needs even dimensions "
+                f"(use --pix-fmt yuv444p, or an even scale)"
+            )
         if opts.pix_fmt not in OUTPUT_FORMATS:
             raise ConfigError(
                 f"unsupported pix_fmt {opts.pix_fmt!r} (valid: auto, {', '.join(OUTPUT_FORMATS)})"
@@ -519,6 +538,8 @@ def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec) -> str:
             )
         return opts.pix_fmt
     candidates = ["yuv420p10le", "yuv420p"] if info.layout.bits > 8 else ["yuv420p"]
+    if odd:  # 4:2:0 cannot hold an odd size: keep every pixel with 4:4:4
+        candidates = ["yuv444p10le", "yuv444p"] if info.layout.bits > 8 else ["yuv444p"]
     for name in candidates:
         if not supported or name in supported:
             return name
@@ -560,7 +581,7 @@ class MediaOutput:
         self.source = source
         info = source.info
         enc = check_encoder(opts.codec)
-        pix_fmt = choose_pix_fmt(info, opts, enc)
+        pix_fmt = choose_pix_fmt(info, opts, enc, scale)
         bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
         full = info.color.full_range if forced_full is None else forced_full
         self.spec = OutputSpec(
