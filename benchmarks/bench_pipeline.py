@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
 
 from vsr.archs import load_model
@@ -36,7 +35,8 @@ from vsr.engine.device import configure_threads, describe_device, resolve_device
 from vsr.engine.engine import Engine
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
-from vsr.ops.colorconv import YuvSpec, gray_to_rgb, packed_rgb_to_planar, rgb_to_yuv, yuv_to_rgb
+from vsr.ops.colorconv import rgb_to_yuv
+from vsr.pipeline.stages import host_planes, host_tensor, output_yuv_spec, planes_to_rgb
 from vsr.pipeline.upscale import UpscaleJob, encode_options
 
 
@@ -54,18 +54,8 @@ def sync(device: torch.device) -> None:
 
 
 def to_rgb(d: DecodedFrame, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    planes = []
-    for p in d.planes:
-        if p.dtype == np.uint16:
-            p = p.view(np.int16) if d.layout.bits < 16 else p.astype(np.int32)
-        planes.append(torch.from_numpy(p).to(device))
-    spec = YuvSpec(d.color.matrix, d.color.full_range, d.layout.bits, d.layout.chroma_shift_w,
-                   d.layout.chroma_shift_h)
-    if d.layout.family == "yuv":
-        return yuv_to_rgb(*planes, spec, dtype)
-    if d.layout.family == "gray":
-        return gray_to_rgb(planes[0], spec, dtype)
-    return packed_rgb_to_planar(planes[0], d.layout.bits, dtype)
+    planes = [host_tensor(p, d.layout.bits).to(device) for p in d.planes]
+    return planes_to_rgb(planes, d, dtype)
 
 
 def engine_alone(clip: str, engine: Engine, frames: int, batch: int) -> dict:
@@ -88,8 +78,7 @@ def engine_alone(clip: str, engine: Engine, frames: int, batch: int) -> dict:
 def naive_loop(clip: str, engine: Engine, config: PipelineConfig, frames: int, out: Path) -> dict:
     media = MediaInput(clip)
     output = MediaOutput(out, media, engine.scale, encode_options(config))
-    spec = output.spec
-    yspec = YuvSpec(spec.matrix, spec.full_range, spec.bits, spec.chroma_shift_w, spec.chroma_shift_h)
+    yspec = output_yuv_spec(output.spec)
     n = 0
     t0 = time.perf_counter()
     for item in media.items():
@@ -99,9 +88,7 @@ def naive_loop(clip: str, engine: Engine, config: PipelineConfig, frames: int, o
         if n >= frames:
             break
         y = engine(to_rgb(item, engine.device, engine.dtype)[None])[0]
-        planes = [p.cpu().numpy() for p in rgb_to_yuv(y, yspec)]
-        planes = [p.view(np.uint16) if p.dtype == np.int16 else p for p in planes]
-        output.write_frame(tuple(planes), item.pts, item.index)
+        output.write_frame(host_planes(p.cpu() for p in rgb_to_yuv(y, yspec)), item.pts, item.index)
         n += 1
     output.finish()
     seconds = time.perf_counter() - t0

@@ -72,10 +72,7 @@ def write_clip(
             v.codec_context.color_trc = {1: 1, 5: 6, 6: 6, 9: 14}.get(colorspace, 2)
         if rotation:
             v.set_display_rotation(rotation)
-        a = None
-        if audio:
-            a = out.add_stream("aac", rate=48000)
-            a.layout = "mono"
+        a = add_audio(out, frames / rate) if audio else None
         s = None
         if subtitles:
             s = out.add_mux_stream("subrip")
@@ -105,33 +102,36 @@ def write_clip(
         for packet in v.encode(None):
             out.mux(packet)
         if a is not None:
-            seconds = frames / rate
-            n = int(48000 * seconds)
-            t = np.arange(n, dtype=np.float32) / 48000
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            for start in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
-                af.sample_rate, af.pts = 48000, start
-                for packet in a.encode(af):
-                    out.mux(packet)
-            for packet in a.encode(None):
-                out.mux(packet)
+            write_audio(out, a)
     return path
+
+
+def add_audio(out: av.container.OutputContainer, seconds: float, tone: bool = True) -> av.AudioStream:
+    """Add a mono AAC stream to ``out``; call :func:`write_audio` after the video is written."""
+    a = out.add_stream("aac", rate=48000)
+    a.layout = "mono"
+    a.metadata["seconds"] = str(seconds)
+    a.metadata["tone"] = "1" if tone else "0"
+    return a
+
+
+def write_audio(out: av.container.OutputContainer, a: av.AudioStream) -> None:
+    n = int(48000 * float(a.metadata["seconds"]))
+    t = np.arange(n, dtype=np.float32) / 48000
+    amp = 0.3 if a.metadata["tone"] == "1" else 0.0
+    samples = (amp * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+    for start in range(0, n, 1024):
+        af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+        af.sample_rate, af.pts = 48000, start
+        for packet in a.encode(af):
+            out.mux(packet)
+    for packet in a.encode(None):
+        out.mux(packet)
 
 
 def write_audio_only(path: Path, seconds: float = 0.5) -> Path:
     with av.open(str(path), "w") as out:
-        a = out.add_stream("aac", rate=48000)
-        a.layout = "mono"
-        n = int(48000 * seconds)
-        samples = np.zeros((1, n), np.float32)
-        for start in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, start
-            for packet in a.encode(af):
-                out.mux(packet)
-        for packet in a.encode(None):
-            out.mux(packet)
+        write_audio(out, add_audio(out, seconds, tone=False))
     return path
 
 
@@ -140,16 +140,7 @@ def write_empty_video(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = out.add_stream("aac", rate=48000)
-        a.layout = "mono"
-        samples = np.zeros((1, 4800), np.float32)
-        for start in range(0, 4800, 1024):
-            af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, start
-            for packet in a.encode(af):
-                out.mux(packet)
-        for packet in a.encode(None):
-            out.mux(packet)
+        write_audio(out, add_audio(out, 0.1, tone=False))
     return path
 
 

@@ -255,14 +255,23 @@ def wait_for_partial(directory: Path, min_bytes: int, proc: subprocess.Popen, ti
     raise AssertionError("no progress seen")
 
 
+def interrupt_run(src: Path, out: Path, signals: int) -> str:
+    """Start a long `vsr upscale`, wait until output is being written, send SIGINT ``signals``
+    times; return stderr after checking the exit code is 130."""
+    p = vsr_process("upscale", str(src), "-o", str(out), "-s", "4", "--preset", "slow", "-q")
+    wait_for_partial(out.parent, 20_000, p)
+    for _ in range(signals):
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    return err
+
+
 @pytest.mark.slow
 def test_ctrl_c_finishes_in_flight_frames_and_leaves_a_playable_file(long_clip, tmp_path) -> None:
     out = tmp_path / "partial.mkv"
-    p = vsr_process("upscale", str(long_clip), "-o", str(out), "-s", "4", "--preset", "slow", "-q")
-    wait_for_partial(tmp_path, 20_000, p)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
+    err = interrupt_run(long_clip, out, signals=1)
     assert "interrupted" in err and "Traceback" not in err
     assert not partials(tmp_path)
     got = decode_all(out)  # playable: it decodes, from the first frame on
@@ -273,13 +282,7 @@ def test_ctrl_c_finishes_in_flight_frames_and_leaves_a_playable_file(long_clip, 
 @pytest.mark.slow
 def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
     out = tmp_path / "aborted.mkv"
-    p = vsr_process("upscale", str(long_clip), "-o", str(out), "-s", "4", "--preset", "slow", "-q")
-    wait_for_partial(tmp_path, 20_000, p)
-    p.send_signal(signal.SIGINT)
-    time.sleep(0.05)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
+    err = interrupt_run(long_clip, out, signals=2)
     assert "Traceback" not in err
     assert not out.exists() and not partials(tmp_path)
 

@@ -96,22 +96,47 @@ class _PinnedRing:
         return slot[0], slot
 
 
-def _host_tensor(plane: np.ndarray, bits: int) -> torch.Tensor:
+def host_tensor(plane: np.ndarray, bits: int) -> torch.Tensor:
     """numpy plane -> torch without surprises for 16-bit codes (torch's uint16 support is thin)."""
     if plane.dtype == np.uint16:
         plane = plane.view(np.int16) if bits < 16 else plane.astype(np.int32)
     return torch.from_numpy(plane)
 
 
-class UploadStage(Stage):
-    """Host planes -> device R'G'B' ``(3,H,W)`` in the engine's dtype."""
+def planes_to_rgb(planes: list[torch.Tensor], d: DecodedFrame, dtype: torch.dtype) -> torch.Tensor:
+    """Decoded planes (as tensors, on any device) -> ``(3,H,W)`` R'G'B' in [0,1] of ``dtype``."""
+    layout = d.layout
+    if layout.family == "rgb":
+        return packed_rgb_to_planar(planes[0], layout.bits, dtype)
+    spec = YuvSpec(d.color.matrix, d.color.full_range, layout.bits, layout.chroma_shift_w,
+                   layout.chroma_shift_h)
+    if layout.family == "gray":
+        return gray_to_rgb(planes[0], spec, dtype)
+    return yuv_to_rgb(planes[0], planes[1], planes[2], spec, dtype)
 
-    name = "upload"
-    accepts = Frame
 
-    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+def output_yuv_spec(spec: OutputSpec) -> YuvSpec:
+    return YuvSpec(spec.matrix, spec.full_range, spec.bits, spec.chroma_shift_w, spec.chroma_shift_h)
+
+
+def host_planes(planes: Iterable[torch.Tensor]) -> tuple[np.ndarray, ...]:
+    """Integer code tensors on the host -> the numpy planes the encoder takes (uint8/uint16)."""
+    out = []
+    for t in planes:
+        a = t.numpy().copy() if t.is_pinned() else t.numpy()
+        if a.dtype == np.int16:
+            a = a.view(np.uint16)
+        elif a.dtype == np.int32:
+            a = a.astype(np.uint16)
+        out.append(a)
+    return tuple(out)
+
+
+class _CudaStage(Stage):
+    """A stage that, on CUDA, owns a side stream and a pinned ring (created in its own thread)."""
+
+    def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.dtype = dtype
         self.stream: Any = None
 
     def setup(self) -> None:
@@ -120,8 +145,19 @@ class UploadStage(Stage):
             self.stream = torch.cuda.Stream(self.device)
             self.ring = _PinnedRing()
 
+
+class UploadStage(_CudaStage):
+    """Host planes -> device R'G'B' ``(3,H,W)`` in the engine's dtype."""
+
+    name = "upload"
+    accepts = Frame
+
+    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+        super().__init__(device)
+        self.dtype = dtype
+
     def _to_device(self, planes: tuple[np.ndarray, ...], bits: int) -> list[torch.Tensor]:
-        host = [_host_tensor(p, bits) for p in planes]
+        host = [host_tensor(p, bits) for p in planes]
         if self.stream is None:
             return host
         out = []
@@ -136,25 +172,14 @@ class UploadStage(Stage):
     def process(self, frame: Frame) -> Iterable[Frame]:
         d = frame.decoded
         assert d is not None
-        layout = d.layout
-        spec = YuvSpec(d.color.matrix, d.color.full_range, layout.bits, layout.chroma_shift_w,
-                       layout.chroma_shift_h)
         if self.stream is not None:
             with torch.cuda.stream(self.stream):
-                frame.rgb = self._convert(d, spec)
+                frame.rgb = planes_to_rgb(self._to_device(d.planes, d.layout.bits), d, self.dtype)
                 frame.ready = torch.cuda.Event()
                 frame.ready.record(self.stream)
         else:
-            frame.rgb = self._convert(d, spec)
+            frame.rgb = planes_to_rgb(self._to_device(d.planes, d.layout.bits), d, self.dtype)
         return (frame,)
-
-    def _convert(self, d: DecodedFrame, spec: YuvSpec) -> torch.Tensor:
-        planes = self._to_device(d.planes, d.layout.bits)
-        if d.layout.family == "yuv":
-            return yuv_to_rgb(planes[0], planes[1], planes[2], spec, self.dtype)
-        if d.layout.family == "gray":
-            return gray_to_rgb(planes[0], spec, self.dtype)
-        return packed_rgb_to_planar(planes[0], d.layout.bits, self.dtype)
 
 
 class InferStage(Stage):
@@ -209,31 +234,22 @@ class InferStage(Stage):
         return frames
 
 
-class DownloadStage(Stage):
+class DownloadStage(_CudaStage):
     """Device R'G'B' -> host Y'CbCr planes in the output's pixel format."""
 
     name = "download"
     accepts = Frame
 
     def __init__(self, spec: OutputSpec, device: torch.device) -> None:
+        super().__init__(device)
         self.spec = spec
-        self.yuv = YuvSpec(spec.matrix, spec.full_range, spec.bits, spec.chroma_shift_w,
-                           spec.chroma_shift_h)
-        self.device = device
-        self.stream: Any = None
-
-    def setup(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
-            self.stream = torch.cuda.Stream(self.device)
-            self.ring = _PinnedRing()
+        self.yuv = output_yuv_spec(spec)
 
     def process(self, frame: Frame) -> Iterable[Frame]:
         out = frame.out
         assert out is not None
         if self.stream is None:
-            planes = rgb_to_yuv(out, self.yuv)
-            frame.planes = tuple(self._numpy(p) for p in planes)
+            frame.planes = host_planes(rgb_to_yuv(out, self.yuv))
         else:
             with torch.cuda.stream(self.stream):
                 self.stream.wait_event(frame.ready)
@@ -248,18 +264,10 @@ class DownloadStage(Stage):
                     hosts.append((pinned, slot[1]))
             for _, event in hosts:
                 event.synchronize()  # the one host wait of the pipeline
-            frame.planes = tuple(self._numpy(p) for p, _ in hosts)
+            frame.planes = host_planes(p for p, _ in hosts)
         frame.out = None
         frame.ready = None
         return (frame,)
-
-    def _numpy(self, t: torch.Tensor) -> np.ndarray:
-        a = t.numpy().copy() if t.is_pinned() else t.numpy()
-        if a.dtype == np.int16:
-            return a.view(np.uint16)
-        if a.dtype == np.int32:
-            return a.astype(np.uint16)
-        return a
 
 
 class EncodeStage(Stage):
