@@ -199,3 +199,27 @@ def test_items_a_stage_does_not_accept_pass_through_in_order() -> None:
     got: list = []
     Runner(IterableSource([1, "a", 2, "b"]), [OnlyInts()], on_output=got.append).run()
     assert got == [10, "a", 20, "b"]
+
+
+def test_a_source_stuck_in_a_read_is_left_behind_after_the_grace_period() -> None:
+    release = threading.Event()
+
+    class Stuck(Source):
+        name = "decode"
+
+        def produce(self, stop):
+            yield 1
+            yield 2
+            release.wait(10)  # a read that never returns in time (silent network source)
+            yield 3
+
+    log: list = []
+    got: list = []
+    runner = Runner(Stuck(), [Recorder("encode", log, hold=100)], on_output=got.append, stop_grace=0.2)
+    threading.Timer(0.2, runner.request_stop).start()
+    t0 = time.perf_counter()
+    stats = runner.run()
+    assert time.perf_counter() - t0 < 5
+    assert got == [1, 2] and ("encode", "flush") in log  # everything before the stop was flushed
+    assert stats.stopped_early
+    release.set()

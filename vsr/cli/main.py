@@ -43,9 +43,10 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import upscale
+    from vsr.cli import stream, upscale
 
     cli.add_command(upscale.command, "upscale")
+    cli.add_command(stream.command, "stream")
 
 
 _register()

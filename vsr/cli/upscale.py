@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Callable
+from typing import Any, Callable
 
 import click
 
@@ -77,7 +77,7 @@ def _toml_value(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def install_signal_handlers(job: UpscaleJob) -> Callable[[], None]:
+def install_signal_handlers(job: Any) -> Callable[[], None]:
     """First SIGINT/SIGTERM: finish what is in flight and write a playable file; second: abort.
 
     Returns a function that restores the previous handlers.

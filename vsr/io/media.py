@@ -31,6 +31,7 @@ from vsr.errors import (
     EncoderError,
     InputNotFoundError,
     InvalidInputError,
+    OutputError,
 )
 from vsr.io.color import ColorInfo, resolve_color
 
@@ -598,6 +599,12 @@ class MediaOutput:
         try:
             self._setup_video(info, opts, enc)
             self._setup_passthrough()
+            # Open the encoder and the destination now (a URL connects here): a bad encoder option
+            # or an unreachable output fails before any frame is decoded, not mid-run.
+            self.container.start_encoding()
+        except av.FFmpegError as e:
+            self.container.close()
+            raise OutputError(f"cannot open output {self.path}: {_ffmpeg_reason(e)}") from None
         except BaseException:
             self.container.close()
             raise
@@ -639,6 +646,9 @@ class MediaOutput:
     def _setup_passthrough(self) -> None:
         self._map: dict[int, av.stream.Stream] = {}
         supported = self.container.supported_codecs
+        video_codec = self.video.codec_context.codec
+        if not ({video_codec.name, video_codec.canonical_name} & supported):
+            supported = set()  # the muxer's list is incomplete (mpegts lists 8 codecs): don't trust it
         for s in self.source.passthrough:
             codec = s.codec_context.codec if s.codec_context else getattr(s, "codec", None)
             names = {codec.name, codec.canonical_name} if codec is not None else set()

@@ -156,6 +156,7 @@ class Runner:
         tap_queue_size: int = 1,
         on_output: Callable[[Any], None] | None = None,
         droppable: Callable[[Any], bool] = lambda item: True,
+        stop_grace: float | None = None,
     ) -> None:
         names = [source.name, *(s.name for s in stages)]
         if len(set(names)) != len(names):
@@ -186,6 +187,13 @@ class Runner:
         self._error_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._ran = False
+        # A source blocked in a read (a silent network input, stdin) cannot see the stop event.
+        # After ``stop_grace`` seconds the runner ends the stream itself, so every stage still
+        # flushes, and leaves the source thread behind (it is a daemon; whatever it emits later
+        # is ignored).
+        self.stop_grace = stop_grace
+        self._stop_time: float | None = None
+        self._source_detached = False
 
     # -- control -------------------------------------------------------------------------------
 
@@ -193,6 +201,8 @@ class Runner:
         """Graceful stop: the source ends now; queued items are processed and every stage flushes."""
         self.stop_event.set()
         self.stats.stopped_early = True
+        if self._stop_time is None:
+            self._stop_time = time.monotonic()
         try:
             self.source.interrupt()
         except Exception:  # noqa: BLE001 - best effort from a signal handler
@@ -223,6 +233,8 @@ class Runner:
 
     def _emit(self, index: int, items: Any) -> bool:
         """Send a stage's outputs downstream (and to its tap); False if aborted."""
+        if index == 0 and self._source_detached:
+            return False
         stats = self.stats.stages[index]
         name = stats.name
         tap_edge = self.tap_edges.get(name)
@@ -264,10 +276,11 @@ class Runner:
                     break
                 if self.stop_event.is_set():
                     break
-            if not self.abort_event.is_set():
+            if not self.abort_event.is_set() and not self._source_detached:
                 self._end(0)
         except BaseException as e:  # noqa: BLE001 - carried to the caller
-            self._fail(self.source.name, e)
+            if not self._source_detached:
+                self._fail(self.source.name, e)
         finally:
             self._close(self.source)
 
@@ -333,6 +346,14 @@ class Runner:
         except BaseException as e:  # noqa: BLE001
             self._fail(stage.name, e)
 
+    def _source_overdue(self) -> bool:
+        return (
+            self.stop_grace is not None
+            and self._stop_time is not None
+            and not self.abort_event.is_set()
+            and time.monotonic() - self._stop_time > self.stop_grace
+        )
+
     # -- entry point ---------------------------------------------------------------------------
 
     def run(self) -> RunStats:
@@ -341,7 +362,10 @@ class Runner:
             raise RuntimeError("a Runner runs once")
         self._ran = True
         t0 = time.perf_counter()
-        self._threads = [threading.Thread(target=self._run_source, name=f"vsr-{self.source.name}")]
+        source_thread = threading.Thread(
+            target=self._run_source, name=f"vsr-{self.source.name}", daemon=True
+        )
+        self._threads = [source_thread]
         for i, stage in enumerate(self.stages, start=1):
             self._threads.append(
                 threading.Thread(target=self._run_stage, args=(i,), name=f"vsr-{stage.name}")
@@ -359,6 +383,10 @@ class Runner:
             for t in self._threads:
                 while t.is_alive():
                     t.join(timeout=0.1)  # short joins keep the main thread responsive to signals
+                    if t is source_thread and self._source_overdue():
+                        self._source_detached = True
+                        self._end(0)
+                        break
         except BaseException:
             self.abort()
             for t in self._threads:

@@ -1,0 +1,182 @@
+"""`vsr stream` over loopback (127.0.0.1 only): a paced sender -> vsr -> a receiver that decodes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from clips import decode_all, write_clip
+from streaming import PacedSender, Receiver, free_port, latencies, read_stamp
+from vsr.config import PipelineConfig, load
+from vsr.engine.engine import Engine
+from vsr.archs import load_model
+from vsr.pipeline.live import LiveOptions, StreamJob
+
+FPS = 25
+
+
+def vsr_stream(*args: str, stdin=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vsr", "stream", *args], stdin=stdin, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_tcp_in_tcp_out_scaled_in_real_time_with_audio_and_stats(tmp_path) -> None:
+    pin, pout = free_port(), free_port()
+    receiver = Receiver(f"tcp://127.0.0.1:{pout}")
+    receiver.start()
+    stats = tmp_path / "stats.jsonl"
+    proc = vsr_stream(f"tcp://127.0.0.1:{pin}?listen", f"tcp://127.0.0.1:{pout}",
+                      "--stats", str(stats), "--stats-interval", "0.5")
+    sender = PacedSender(f"tcp://127.0.0.1:{pin}", 3 * FPS, fps=FPS, audio=True)
+    sender.start()
+    sender.join(60)
+    _, err = proc.communicate(timeout=60)
+    receiver.join(20)
+    assert sender.error is None and receiver.error is None
+    assert proc.returncode == 0, err.decode()
+    # Scaled, and (almost) every frame made it: a couple may go in the start-up burst.
+    assert {(w, h) for *_, w, h in receiver.frames} == {(256, 192)}
+    indices = [i for i, *_ in receiver.frames]
+    assert len(indices) >= 0.9 * 3 * FPS and indices == sorted(indices)
+    assert receiver.audio_packets > 0  # audio passed through
+    # Latency bounded once running (the start includes both ends' stream probing).
+    lat = latencies(sender, receiver)
+    assert np.percentile(lat[len(lat) // 2:], 95) < 1.0
+    # Source timestamps kept: output pts advance exactly like the frame indices.
+    first_i, first_pts = receiver.frames[0][0], receiver.frames[0][1]
+    for i, pts, *_ in receiver.frames:
+        assert pts - first_pts == pytest.approx((i - first_i) / FPS, abs=2e-3)
+    records = [json.loads(line) for line in stats.read_text().splitlines()]
+    assert records[-1]["final"] and records[-1]["frames_out"] == len(receiver.frames)
+    assert any(not r["final"] for r in records)
+    for r in records:
+        assert set(r) >= {"input_fps", "output_fps", "dropped", "latency_ms", "frames_in", "frames_out"}
+        assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
+    assert "latency p50" in err.decode()
+
+
+class SlowEngine(Engine):
+    """The real engine plus a fixed delay per call: an engine that cannot keep up."""
+
+    delay = 0.12
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.delay)
+        return super().__call__(x)
+
+
+def test_a_slow_engine_drops_stale_frames_instead_of_growing_latency(tmp_path) -> None:
+    pin = free_port()
+    out = tmp_path / "rec.mkv"
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    engine = SlowEngine(load_model("bicubic", 2), torch.device("cpu"))
+    job = StreamJob(f"tcp://127.0.0.1:{pin}?listen", str(out), config, LiveOptions(stats_interval=60),
+                    engine=engine)
+    sender = PacedSender(f"tcp://127.0.0.1:{pin}", 4 * FPS, fps=FPS)
+    sender.start()
+    result = job.run()
+    sender.join(30)
+    assert sender.error is None
+    # 25 fps in, ~8 fps of engine: most frames must be dropped, and counted.
+    assert result.dropped > 0.4 * result.frames_in
+    assert result.frames_out + result.dropped == result.frames_in
+    # Latency stays bounded by the short queues, not by the length of the stream.
+    assert result.summary["latency_ms"]["p95"] < 1500
+    # Drops leave gaps in the timestamps, never a shift: each written frame keeps its source time.
+    with av.open(str(out)) as c:
+        frames = [(read_stamp(f.to_ndarray(format="rgb24"), 2), float(f.pts * f.time_base)) for f in c.decode(video=0)]
+    assert len(frames) == result.frames_out
+    (i0, t0) = frames[0]
+    gaps = 0
+    for (i, t), (j, _) in zip(frames, frames[1:] + [(None, None)]):
+        assert t - t0 == pytest.approx((i - i0) / FPS, abs=2e-3)
+        gaps += j is not None and j - i > 1
+    assert gaps > 0
+
+
+def test_stdin_to_stdout(tmp_path) -> None:
+    src = write_clip(tmp_path / "in.ts", frames=20, width=64, height=48)
+    proc = vsr_stream("-", "-", "--format", "nut", "-q", stdin=subprocess.PIPE)
+    out, err = proc.communicate(src.read_bytes(), timeout=120)
+    assert proc.returncode == 0, err.decode()
+    (tmp_path / "out.nut").write_bytes(out)
+    got = decode_all(tmp_path / "out.nut")
+    assert (got["width"], got["height"]) == (128, 96)
+    assert 0 < got["frames"] <= 20
+
+
+def test_a_dead_source_reconnects_then_gives_up_with_a_clear_message(tmp_path) -> None:
+    port = free_port()
+    rec = tmp_path / "rec.ts"
+    # vsr is the client; the "source" is a sender that listens, serves one second, and goes away.
+    # It comes back once (vsr reconnects), then never again (vsr gives up).
+    sender = [sys.executable, str(Path(__file__).parent.parent / "streaming.py"), f"tcp://127.0.0.1:{port}"]
+    first = subprocess.Popen([*sender, str(FPS), "0", "listen"])
+    time.sleep(0.5)
+    proc = vsr_stream(f"tcp://127.0.0.1:{port}", str(rec), "--reconnect", "2", "--reconnect-delay", "0.3",
+                      "--timeout", "3", "--stats-interval", "60")
+    assert first.wait(60) == 0
+    second = subprocess.Popen([*sender, str(FPS), "500", "listen"])
+    assert second.wait(60) == 0
+    _, err = proc.communicate(timeout=90)
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "reconnected" in text and "gave up after 2 reconnect attempts" in text
+    assert "Traceback" not in text
+    # The recording holds both sessions, with timestamps that keep increasing across the reconnect.
+    with av.open(str(rec)) as c:
+        frames = [(read_stamp(f.to_ndarray(format="rgb24"), 2), float(f.pts * f.time_base)) for f in c.decode(video=0)]
+    stamps = [i for i, _ in frames]
+    assert any(i < 500 for i in stamps) and any(i >= 500 for i in stamps)
+    times = [t for _, t in frames]
+    assert all(b > a for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["{clip}", "tcp://127.0.0.1:{closed}"], "cannot open output tcp://127.0.0.1:{closed}"),
+        (["srt://127.0.0.1:9000", "-"], "srt:// is not available"),
+        (["tcp://127.0.0.1:{closed}", "-"], "Connection refused"),
+        (["{clip}", "out", "-q"], "has no extension"),
+        (["{clip}", "-", "--format", "avi"], "unsupported --format 'avi'"),
+    ],
+)
+def test_bad_endpoints_are_one_clear_line(args, message, tmp_path) -> None:
+    clip = write_clip(tmp_path / "c.ts", frames=5)
+    values = {"clip": str(clip), "closed": str(free_port())}
+    proc = vsr_stream(*[a.format(**values) for a in args])
+    _, err = proc.communicate(timeout=60)
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert proc.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("vsr: error:") and message.format(**values) in lines[0]
+
+
+@pytest.mark.slow
+def test_sigterm_flushes_and_closes_the_output(tmp_path) -> None:
+    pin = free_port()
+    rec = tmp_path / "rec.mkv"
+    proc = vsr_stream(f"tcp://127.0.0.1:{pin}?listen", str(rec), "-q")
+    sender = PacedSender(f"tcp://127.0.0.1:{pin}", 20 * FPS, fps=FPS)
+    sender.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and (not rec.exists() or rec.stat().st_size < 2000):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode()
+    got = decode_all(rec)  # the recording was finalised: it decodes
+    assert got["frames"] > FPS // 2 and (got["width"], got["height"]) == (256, 192)

@@ -1,0 +1,83 @@
+"""``vsr stream INPUT_URL OUTPUT_URL``: upscale a live stream in real time."""
+
+from __future__ import annotations
+
+import click
+
+from vsr.cli.upscale import build_config, install_signal_handlers
+from vsr.errors import ConfigError, Interrupted, VsrError
+from vsr.pipeline.live import LiveOptions, StreamJob
+
+
+@click.command("stream")
+@click.argument("input_url", metavar="INPUT_URL")
+@click.argument("output_url", metavar="OUTPUT_URL")
+@click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4.")
+@click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
+@click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
+@click.option("--codec", type=str, default=None, help="Video encoder (libx264 default; h264_nvenc...).")
+@click.option("--crf", type=int, default=None)
+@click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder preset.")
+@click.option("--gop", type=int, default=0, help="Keyframe interval in frames (0 = about 1 s).")
+@click.option("-f", "--format", "output_format", type=str, default=None,
+              help="Output container where the URL does not say: mpegts (udp/tcp/stdout default), nut, flv, matroska.")
+@click.option("--input-format", type=str, default=None, help="Force the input container (e.g. mpegts).")
+@click.option("--reconnect", type=int, default=0, show_default=True,
+              help="Reconnect attempts after the source is lost (backoff doubles from --reconnect-delay).")
+@click.option("--reconnect-delay", type=float, default=1.0, show_default=True)
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Seconds without data before a network source counts as lost.")
+@click.option("--queue-size", type=int, default=2, show_default=True,
+              help="Frames buffered per stage; beyond that the oldest frame is dropped.")
+@click.option("--stats", "stats_file", type=str, default=None, help="Write stats as JSON lines to FILE.")
+@click.option("--stats-interval", type=float, default=5.0, show_default=True)
+@click.option("--config", "config_path", type=str, default=None)
+@click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
+@click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
+def command(input_url: str, output_url: str, scale: int | None, model: str | None,
+            device: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
+            output_format: str | None, input_format: str | None, reconnect: int,
+            reconnect_delay: float, timeout: float, queue_size: int, stats_file: str | None,
+            stats_interval: float, config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
+    """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
+
+    \b
+    Inputs: udp://, tcp:// (add ?listen to wait for a sender), rtmp:// (?listen), http(s)://,
+            - (stdin), or a file.
+    Outputs: udp:// or tcp:// (mpegts, or --format nut), rtmp:// (flv), - (stdout), or a file.
+    When the engine falls behind, stale frames are dropped (newest wins) and counted; timestamps
+    are kept so drops leave gaps, not drift. Ctrl-C or SIGTERM flushes and closes the output.
+    """
+    if scale is not None and scale not in (2, 3, 4):
+        raise ConfigError(f"unsupported scale {scale} (supported: 2, 4; 3 for classic scalers)")
+    for name, value in (("--reconnect", reconnect), ("--gop", gop)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value}")
+    for name, fvalue in (("--timeout", timeout), ("--stats-interval", stats_interval),
+                         ("--reconnect-delay", reconnect_delay)):
+        if fvalue <= 0:
+            raise ConfigError(f"{name} must be > 0, got {fvalue}")
+    if queue_size < 1:
+        raise ConfigError(f"--queue-size must be >= 1, got {queue_size}")
+    config = build_config(
+        config_path,
+        {"model.scale": scale, "model.name": model, "runtime.device": device,
+         "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop},
+        sets,
+    )
+    live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout,
+                       queue_size=queue_size, stats_interval=stats_interval)
+    echo = None if quiet else (lambda line: click.echo(line, err=True))
+    job = StreamJob(input_url, output_url, config, live, input_format=input_format,
+                    output_format=output_format, stats_file=stats_file, echo=echo)
+    restore = install_signal_handlers(job)
+    try:
+        result = job.run()
+    finally:
+        restore()
+    for warning in result.warnings:
+        click.echo(f"vsr: warning: {warning}", err=True)
+    if result.stopped:
+        raise Interrupted(f"stopped: {result.frames_out} frames sent, output flushed and closed")
+    if result.loss:
+        raise VsrError(result.loss)

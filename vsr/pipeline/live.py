@@ -1,0 +1,401 @@
+"""Live streams: the job behind ``vsr stream``.
+
+Same stages as files, live policies:
+- queues are short and ``drop_oldest``: when the engine falls behind, stale frames are dropped (the
+  newest wins) and counted; audio and other passthrough packets are never dropped;
+- frames keep their source timestamps, so a drop leaves a gap in the output, never a drift, and
+  audio stays in sync;
+- the encoder is tuned for latency (no B-frames, zero-latency tune, GOP of about a second) and the
+  muxer flushes every packet;
+- source loss: the source reconnects with backoff (``reconnect`` attempts); timestamps of a new
+  session continue after the last ones; after the last failed attempt the stream ends cleanly and
+  the job reports the loss;
+- a stop (SIGINT/SIGTERM) flushes and closes the output even if the source is blocked in a read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+import numpy as np
+
+from vsr.config import PipelineConfig
+from vsr.engine.engine import Engine
+from vsr.errors import OutputError, VsrError
+from vsr.io.live import Endpoint, live_input, live_output
+from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
+from vsr.pipeline.monitor import MonitorStage
+from vsr.pipeline.runner import Runner
+from vsr.pipeline.stage import Source
+from vsr.pipeline.stages import (
+    DownloadStage,
+    EncodeStage,
+    Frame,
+    InferStage,
+    UploadStage,
+    is_droppable,
+)
+from vsr.pipeline.upscale import build_engine, encode_options
+
+log = logging.getLogger("vsr.live")
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Live-only settings (the rest comes from :class:`PipelineConfig`)."""
+
+    reconnect: int = 0  # attempts after a loss; 0 = end when the source ends
+    reconnect_delay: float = 1.0  # first backoff, doubled each attempt up to reconnect_max_delay
+    reconnect_max_delay: float = 8.0
+    timeout: float = 10.0  # open / read timeout of network inputs (seconds)
+    queue_size: int = 2
+    gop_seconds: float = 1.0
+    stats_interval: float = 5.0
+    stop_grace: float = 2.0
+
+
+def open_live_input(endpoint: Endpoint, timeout: float, threads: int = 0) -> MediaInput:
+    return MediaInput(
+        endpoint.url, live=True, format=endpoint.format, options=dict(endpoint.options),
+        timeout=(timeout, timeout) if endpoint.network else None, threads=threads,
+    )
+
+
+class LiveSource(Source):
+    """Frames and passthrough packets from a live input, across reconnects."""
+
+    name = "decode"
+
+    def __init__(
+        self,
+        first: MediaInput,
+        reopen: Callable[[], MediaInput] | None,
+        options: LiveOptions,
+    ) -> None:
+        self.first = first
+        self.reopen = reopen
+        self.options = options
+        self.frames = 0
+        self.reconnects = 0
+        self.loss: str | None = None  # why the source ended, when it was lost rather than ended
+        self._medias: list[MediaInput] = [first]
+        tb = first.info.time_base
+        self.time_base = tb
+        self._stream_types = [(s.type, s.index) for s in first.passthrough]
+        self._last_s: float | None = None
+        self._frame_s = float(1 / first.info.rate) if first.info.rate else 1 / 30
+
+    # -- timestamps across sessions ------------------------------------------------------------
+
+    def _map_streams(self, media: MediaInput) -> dict[int, int]:
+        """Passthrough stream index of a new session -> index in the first session (by type order)."""
+        mapping: dict[int, int] = {}
+        seen: dict[str, int] = {}
+        first_by_type: dict[str, list[int]] = {}
+        for kind, index in self._stream_types:
+            first_by_type.setdefault(kind, []).append(index)
+        for s in media.passthrough:
+            n = seen.get(s.type, 0)
+            seen[s.type] = n + 1
+            candidates = first_by_type.get(s.type, [])
+            if n < len(candidates):
+                mapping[s.index] = candidates[n]
+        return mapping
+
+    def _session(self, media: MediaInput, stop: threading.Event) -> Iterator[Any]:
+        first_session = media is self.first
+        mapping = None if first_session else self._map_streams(media)
+        offset: float | None = 0.0 if first_session else None
+        for item in media.items(stop):
+            ts = _seconds(item)
+            if offset is None:  # first timestamp of a new session: continue after the last one
+                last = self._last_s if self._last_s is not None else 0.0
+                offset = (last + self._frame_s - ts) if ts is not None else 0.0
+                offset = max(offset, 0.0)
+            if isinstance(item, DecodedFrame):
+                if item.pts is not None:
+                    seconds = float(item.pts * item.time_base) + offset
+                    item.pts = round(seconds / self.time_base)
+                    item.time_base = self.time_base
+                    self._last_s = seconds if self._last_s is None else max(self._last_s, seconds)
+                self.frames += 1
+                yield Frame(item.index, item.pts, item)
+            else:
+                if mapping is not None:
+                    if item.stream_index not in mapping:
+                        continue
+                    item.stream_index = mapping[item.stream_index]
+                if offset:
+                    shift = round(offset / item.packet.time_base)
+                    if item.packet.pts is not None:
+                        item.packet.pts += shift
+                    if item.packet.dts is not None:
+                        item.packet.dts += shift
+                yield item
+
+    def produce(self, stop: threading.Event) -> Iterator[Any]:
+        media = self.first
+        while True:
+            yield from self._session(media, stop)
+            if stop.is_set():
+                return
+            reason = media.report.demux_error
+            if self.reopen is None or self.options.reconnect <= 0:
+                if reason:
+                    self.loss = f"source lost: {reason}"
+                return
+            media = self._reconnect(stop, reason or "the source ended")
+            if media is None:
+                return
+
+    def _reconnect(self, stop: threading.Event, reason: str) -> MediaInput | None:
+        delay = self.options.reconnect_delay
+        last_error = reason
+        for attempt in range(1, self.options.reconnect + 1):
+            log.warning("source lost (%s); reconnecting in %.1f s (attempt %d of %d)",
+                        last_error, delay, attempt, self.options.reconnect)
+            if stop.wait(delay):
+                return None
+            try:
+                assert self.reopen is not None
+                media = self.reopen()
+            except VsrError as e:
+                last_error = str(e)
+                delay = min(delay * 2, self.options.reconnect_max_delay)
+                continue
+            self.reconnects += 1
+            self._medias.append(media)
+            log.warning("source reconnected")
+            return media
+        self.loss = (
+            f"source lost ({last_error}); gave up after {self.options.reconnect} reconnect "
+            f"attempt{'s' if self.options.reconnect != 1 else ''}"
+        )
+        return None
+
+    def close(self) -> None:
+        for media in self._medias[1:]:
+            media.close()
+
+
+def _seconds(item: DecodedFrame | Passthrough) -> float | None:
+    if isinstance(item, DecodedFrame):
+        return float(item.pts * item.time_base) if item.pts is not None else None
+    p = item.packet
+    ts = p.pts if p.pts is not None else p.dts
+    return float(ts * p.time_base) if ts is not None and p.time_base else None
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamStats:
+    """Counters shared between the stages and the reporter (single writers, one reader)."""
+
+    t0: float = field(default_factory=time.perf_counter)
+    frames_out: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else 0.0
+
+
+class StatsReporter:
+    """Every ``interval`` seconds (and once at the end): fps in/out, drops, latency percentiles,
+    to stderr (one line) and as JSON lines to ``sink``."""
+
+    def __init__(self, source: LiveSource, stats: StreamStats, runner_stats: Callable[[], int],
+                 interval: float, echo: Callable[[str], None] | None, sink: TextIO | None) -> None:
+        self.source, self.stats, self.dropped = source, stats, runner_stats
+        self.interval, self.echo, self.sink = interval, echo, sink
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vsr-stats", daemon=True)
+        self._last = (time.perf_counter(), 0, 0, 0, 0)  # time, frames in, frames out, drops, n lat
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.report(final=False)
+
+    def report(self, final: bool) -> dict[str, Any]:
+        now = time.perf_counter()
+        frames_in, frames_out = self.source.frames, self.stats.frames_out
+        dropped, n_lat = self.dropped(), len(self.stats.latencies)
+        if final:
+            t_prev, in_prev, out_prev, lat_prev = self.stats.t0, 0, 0, 0
+        else:
+            t_prev, in_prev, out_prev, _, lat_prev = self._last
+        self._last = (now, frames_in, frames_out, dropped, n_lat)
+        dt = max(now - t_prev, 1e-9)
+        window = self.stats.latencies[lat_prev:n_lat]
+        record = {
+            "time_s": round(now - self.stats.t0, 3),
+            "final": final,
+            "frames_in": frames_in,
+            "frames_out": frames_out,
+            "dropped": dropped,
+            "reconnects": self.source.reconnects,
+            "input_fps": round((frames_in - in_prev) / dt, 2),
+            "output_fps": round((frames_out - out_prev) / dt, 2),
+            "latency_ms": {
+                "p50": round(percentile(window, 50) * 1000, 1),
+                "p95": round(percentile(window, 95) * 1000, 1),
+                "max": round(max(window, default=0.0) * 1000, 1),
+            },
+        }
+        if self.sink is not None:
+            self.sink.write(json.dumps(record) + "\n")
+            self.sink.flush()
+        if self.echo is not None:
+            lat = record["latency_ms"]
+            self.echo(
+                f"vsr: {'total' if final else 'stream'}: in {record['input_fps']:.1f} fps, out "
+                f"{record['output_fps']:.1f} fps, {frames_out} frames out, {dropped} dropped, "
+                f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms max {lat['max']:.0f} ms"
+                + (f", {self.source.reconnects} reconnects" if self.source.reconnects else "")
+            )
+        return record
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        return self.report(final=True)
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamResult:
+    frames_in: int
+    frames_out: int
+    dropped: int
+    reconnects: int
+    loss: str | None
+    stopped: bool
+    summary: dict[str, Any]
+    warnings: list[str]
+
+
+class StreamJob:
+    """One live input -> one live output, until the input ends, is lost, or a stop is requested."""
+
+    def __init__(
+        self,
+        input_url: str,
+        output_url: str,
+        config: PipelineConfig,
+        live: LiveOptions = LiveOptions(),
+        *,
+        input_format: str | None = None,
+        output_format: str | None = None,
+        stats_file: str | Path | None = None,
+        echo: Callable[[str], None] | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.input = live_input(input_url, input_format)
+        self.output = live_output(output_url, output_format)
+        self.config = config
+        self.live = live
+        self.stats_file = stats_file
+        self.echo = echo
+        self.engine = engine
+        self.runner: Runner | None = None
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
+        if self.runner is not None:
+            self.runner.request_stop()
+
+    def abort(self) -> None:
+        self._stop_requested = True
+        if self.runner is not None:
+            self.runner.abort()
+
+    def run(self) -> StreamResult:
+        engine = self.engine if self.engine is not None else build_engine(self.config)[1]
+        threads = self.config.runtime.decode_threads
+        media = open_live_input(self.input, self.live.timeout, threads)
+        reopen = None
+        if self.input.can_reconnect:
+            reopen = lambda: open_live_input(self.input, self.live.timeout, threads)  # noqa: E731
+        try:
+            output = self._open_output(media, engine)
+            try:
+                return self._run(media, output, engine, reopen)
+            finally:
+                output.close()
+        finally:
+            media.close()
+
+    def _open_output(self, media: MediaInput, engine: Engine) -> MediaOutput:
+        opts = encode_options(self.config, low_latency=True)
+        if not opts.gop and media.info.rate:
+            opts = type(opts)(**{**opts.__dict__, "gop": max(1, round(float(media.info.rate) * self.live.gop_seconds))})
+        out = self.output
+        try:
+            return MediaOutput(out.url, media, engine.scale, opts, format=out.format,
+                               options=dict(out.options), container_options=dict(out.container_options))
+        except OutputError:
+            raise
+        except VsrError as e:
+            raise OutputError(f"cannot open output {out.url}: {e}") from None
+
+    def _run(self, media: MediaInput, output: MediaOutput, engine: Engine,
+             reopen: Callable[[], MediaInput] | None) -> StreamResult:
+        source = LiveSource(media, reopen, self.live)
+        stats = StreamStats()
+
+        def written(frame: Frame) -> None:
+            stats.frames_out += 1
+
+        encode = EncodeStage(output, written)
+        stats.latencies = encode.latencies
+        self.runner = Runner(
+            source,
+            [
+                UploadStage(engine.device, engine.dtype),
+                InferStage(engine, 1),
+                DownloadStage(output.spec, engine.device),
+                encode,
+            ],
+            queue_size=self.live.queue_size,
+            policy="drop_oldest",
+            droppable=is_droppable,
+            taps={"infer": MonitorStage()},
+            stop_grace=self.live.stop_grace,
+        )
+        if self._stop_requested:
+            self.runner.request_stop()
+        sink = open(self.stats_file, "w", encoding="utf-8") if self.stats_file else None
+        reporter = StatsReporter(source, stats, lambda: self.runner.stats.dropped,  # type: ignore[union-attr]
+                                 self.live.stats_interval, self.echo, sink)
+        reporter.start()
+        try:
+            run_stats = self.runner.run()
+        finally:
+            summary = reporter.stop()
+            if sink is not None:
+                sink.close()
+        return StreamResult(
+            frames_in=source.frames,
+            frames_out=stats.frames_out,
+            dropped=run_stats.dropped,
+            reconnects=source.reconnects,
+            loss=source.loss,
+            stopped=run_stats.stopped_early,
+            summary=summary,
+            warnings=media.warnings() + output.warnings,
+        )
+
