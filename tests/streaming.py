@@ -123,9 +123,10 @@ class Receiver(threading.Thread):
     """Listens on ``url`` (tcp/rtmp, ``listen=1``) or reads it, decoding every frame that arrives."""
 
     def __init__(self, url: str, *, listen: bool = True, scale: int = 2, timeout: float = 30.0,
-                 format: str | None = None) -> None:
+                 format: str | None = None, read_timeout: float | None = None) -> None:
         super().__init__(daemon=True)
         self.url, self.listen, self.scale, self.timeout, self.format = url, listen, scale, timeout, format
+        self.read_timeout = read_timeout or timeout
         self.frames: list[tuple[int, float, float, int, int]] = []  # index, pts s, arrival, w, h
         self.error: BaseException | None = None
         self.audio_packets = 0
@@ -135,7 +136,7 @@ class Receiver(threading.Thread):
             options = {"listen": "1"} if self.listen else {}
             options.update(probesize="100000", analyzeduration="300000")
             with av.open(self.url, format=self.format, options=options,
-                         timeout=(self.timeout, self.timeout)) as c:
+                         timeout=(self.timeout, self.read_timeout)) as c:
                 streams = [c.streams.video[0], *c.streams.audio]
                 for packet in c.demux(streams):
                     if packet.stream.type == "audio":
@@ -155,14 +156,28 @@ def latencies(sender: PacedSender, receiver: Receiver) -> list[float]:
     return [arrival - sender.sent[i] for i, _, arrival, _, _ in receiver.frames if i in sender.sent]
 
 
-if __name__ == "__main__":
-    # python streaming.py URL FRAMES START_INDEX [listen]: a paced sender in its own process (an
-    # output that listens blocks its whole interpreter while it waits for the client).
+def main(argv: list[str]) -> None:
+    """``send URL FRAMES START [listen]`` or ``receive URL LISTEN SCALE FORMAT TIMEOUT``, in a process
+    of its own: in PyAV an output that listens, and an rtmp input that listens, hold the
+    interpreter's lock while they wait for the peer, which would stall every other thread."""
+    import json
     import sys
 
-    url, frames, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    listen = sys.argv[4:] == ["listen"]
+    if argv[0] == "receive":
+        url, listen, scale, fmt, read_timeout = argv[1], argv[2] == "1", int(argv[3]), argv[4], float(argv[5])
+        r = Receiver(url, listen=listen, scale=scale, timeout=60, read_timeout=read_timeout, format=fmt or None)
+        r.run()
+        json.dump({"frames": r.frames, "audio_packets": r.audio_packets}, sys.stdout)
+        return
+    url, frames, start = argv[1], int(argv[2]), int(argv[3])
+    listen = argv[4:] == ["listen"]
     sender = PacedSender(url + ("?listen=1" if listen else ""), frames, start_index=start)
     sender.run()
     if sender.error is not None:
         raise SystemExit(f"sender: {sender.error!r}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -121,7 +121,7 @@ def test_a_dead_source_reconnects_then_gives_up_with_a_clear_message(tmp_path) -
     rec = tmp_path / "rec.ts"
     # vsr is the client; the "source" is a sender that listens, serves one second, and goes away.
     # It comes back once (vsr reconnects), then never again (vsr gives up).
-    sender = [sys.executable, str(Path(__file__).parent.parent / "streaming.py"), f"tcp://127.0.0.1:{port}"]
+    sender = [sys.executable, str(Path(__file__).parent.parent / "streaming.py"), "send", f"tcp://127.0.0.1:{port}"]
     first = subprocess.Popen([*sender, str(FPS), "0", "listen"])
     time.sleep(0.5)
     proc = vsr_stream(f"tcp://127.0.0.1:{port}", str(rec), "--reconnect", "2", "--reconnect-delay", "0.3",

@@ -53,3 +53,44 @@ def test_options_override_set_which_overrides_the_file(tmp_path) -> None:
     f.write_text("[model]\nscale = 4\nbatch = 2\n[encode]\ncrf = 30\n")
     c = build_config(str(f), {"model.scale": 2, "encode.crf": None}, ("model.batch=8", "encode.crf=25"))
     assert c.model.scale == 2 and c.model.batch == 8 and c.encode.crf == 25
+
+
+def test_live_endpoints() -> None:
+    from vsr.errors import ConfigError
+    from vsr.io.live import live_input, live_output
+
+    assert live_input("-").url == "pipe:0" and live_input("-").pipe
+    tcp = live_input("tcp://127.0.0.1:9000?listen")
+    assert tcp.url == "tcp://127.0.0.1:9000" and tcp.options["listen"] == "1" and tcp.listen
+    rtmp = live_input("rtmp://127.0.0.1/live/x?listen")
+    assert rtmp.options["listen"] == "1" and rtmp.network
+    assert live_output("-").format == "mpegts" and live_output("-", "nut").format == "nut"
+    assert live_output("rtmp://127.0.0.1/live/x").format == "flv"
+    assert live_output("udp://127.0.0.1:5000").url == "udp://127.0.0.1:5000?pkt_size=1316"
+    assert live_output("tcp://127.0.0.1:5000?listen").url.endswith("?listen")  # FFmpeg reads it
+    assert live_output("rec.mkv").format is None and live_output("rec.mkv").container_options["flush_packets"] == "1"
+    for bad in ("srt://127.0.0.1:9000",):
+        with pytest.raises(ConfigError, match="srt"):
+            live_input(bad)
+        with pytest.raises(ConfigError, match="srt"):
+            live_output(bad)
+    with pytest.raises(ConfigError, match="cannot listen"):
+        live_output("rtmp://127.0.0.1/live/x?listen")
+    with pytest.raises(ConfigError, match="no listen mode"):
+        live_output("udp://127.0.0.1:5000?listen")
+
+
+def test_an_unexpected_error_is_still_one_line(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from vsr.cli.main import cli
+    from vsr.pipeline import upscale
+
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(upscale.UpscaleJob, "run", broken)
+    result = CliRunner().invoke(cli, ["upscale", "in.mp4", "-o", "out.mp4"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr: internal error: KeyError")

@@ -31,6 +31,12 @@ class VsrGroup(click.Group):
         except MemoryError:
             click.echo("vsr: error: out of memory (try --tile 256 or a smaller --batch)", err=True)
             ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug: still one line for the user, the traceback on -vv
+            log.debug("internal error", exc_info=True)
+            click.echo(f"vsr: internal error: {describe(e)} (a bug: run with -vv for details)", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=VsrGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -27,6 +27,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--reconnect-delay", type=float, default=1.0, show_default=True)
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds without data before a network source counts as lost.")
+@click.option("--wait", type=float, default=60.0, show_default=True,
+              help="Seconds a listening (or udp) input waits for its sender.")
 @click.option("--queue-size", type=int, default=2, show_default=True,
               help="Frames buffered per stage; beyond that the oldest frame is dropped.")
 @click.option("--stats", "stats_file", type=str, default=None, help="Write stats as JSON lines to FILE.")
@@ -37,7 +39,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 def command(input_url: str, output_url: str, scale: int | None, model: str | None,
             device: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
-            reconnect_delay: float, timeout: float, queue_size: int, stats_file: str | None,
+            reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
             stats_interval: float, config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -53,7 +55,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
     for name, value in (("--reconnect", reconnect), ("--gop", gop)):
         if value < 0:
             raise ConfigError(f"{name} must be >= 0, got {value}")
-    for name, fvalue in (("--timeout", timeout), ("--stats-interval", stats_interval),
+    for name, fvalue in (("--timeout", timeout), ("--wait", wait), ("--stats-interval", stats_interval),
                          ("--reconnect-delay", reconnect_delay)):
         if fvalue <= 0:
             raise ConfigError(f"{name} must be > 0, got {fvalue}")
@@ -65,7 +67,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
          "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop},
         sets,
     )
-    live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout,
+    live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
                        queue_size=queue_size, stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     job = StreamJob(input_url, output_url, config, live, input_format=input_format,

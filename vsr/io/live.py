@@ -97,16 +97,19 @@ def live_output(url: str, format: str | None = None) -> Endpoint:
             raise ConfigError("an rtmp output cannot listen; push to an rtmp server, or use tcp://...?listen")
         if format not in (None, "flv"):
             raise ConfigError(f"rtmp carries flv, not {format}")
-        return Endpoint(url, "flv", options, container_options, network=True, listen=listen)
+        return Endpoint(url, "flv", options, container_options, network=True)
     if scheme in ("udp", "tcp"):
         # FFmpeg's tcp protocol reads ?listen from the URL itself (for outputs the options dict
         # does not reach the protocol), so the URL is passed on as it is.
         listen = _split_listen(url)[1]
         if listen and scheme == "udp":
             raise ConfigError("udp has no listen mode; send to the receiver's address")
-        if scheme == "udp":
-            options["pkt_size"] = "1316"  # 7 TS packets: the usual datagram for MPEG-TS over UDP
-        return Endpoint(url, format or "mpegts", options, container_options, network=True, listen=listen)
+        fmt = format or "mpegts"
+        if scheme == "udp" and fmt == "mpegts" and "pkt_size" not in url:
+            # 7 TS packets: the usual datagram for MPEG-TS over UDP (a URL option: for outputs the
+            # options dict does not reach the protocol).
+            url += ("&" if "?" in url else "?") + "pkt_size=1316"
+        return Endpoint(url, fmt, options, container_options, network=True, listen=listen)
     if scheme:
         return Endpoint(url, format, options, container_options, network=True)
     if not format and not Path(url).suffix:

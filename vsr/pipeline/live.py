@@ -27,7 +27,7 @@ import numpy as np
 
 from vsr.config import PipelineConfig
 from vsr.engine.engine import Engine
-from vsr.errors import OutputError, VsrError
+from vsr.errors import InvalidInputError, OutputError, VsrError
 from vsr.io.live import Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
 from vsr.pipeline.monitor import MonitorStage
@@ -53,18 +53,28 @@ class LiveOptions:
     reconnect: int = 0  # attempts after a loss; 0 = end when the source ends
     reconnect_delay: float = 1.0  # first backoff, doubled each attempt up to reconnect_max_delay
     reconnect_max_delay: float = 8.0
-    timeout: float = 10.0  # open / read timeout of network inputs (seconds)
+    timeout: float = 10.0  # seconds without data before a network source counts as lost
+    wait: float = 60.0  # how long a listening (or udp) input waits for its sender
     queue_size: int = 2
     gop_seconds: float = 1.0
     stats_interval: float = 5.0
     stop_grace: float = 2.0
 
 
-def open_live_input(endpoint: Endpoint, timeout: float, threads: int = 0) -> MediaInput:
-    return MediaInput(
-        endpoint.url, live=True, format=endpoint.format, options=dict(endpoint.options),
-        timeout=(timeout, timeout) if endpoint.network else None, threads=threads,
-    )
+def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0) -> MediaInput:
+    """Open (and prime) a live input. Inputs that wait for a sender (listen mode, udp) may wait
+    ``live.wait`` seconds for it; reads then time out after ``live.timeout`` seconds of silence."""
+    waits = endpoint.listen or endpoint.url.startswith("udp://")
+    open_timeout = max(live.wait, live.timeout) if waits else live.timeout
+    try:
+        return MediaInput(
+            endpoint.url, live=True, format=endpoint.format, options=dict(endpoint.options),
+            timeout=(open_timeout, live.timeout) if endpoint.network else None, threads=threads,
+        )
+    except InvalidInputError as e:
+        if waits and "Immediate exit requested" in str(e):
+            raise InvalidInputError(f"no sender reached {endpoint.url} within {open_timeout:g} s") from None
+        raise
 
 
 class LiveSource(Source):
@@ -146,6 +156,8 @@ class LiveSource(Source):
             if stop.is_set():
                 return
             reason = media.report.demux_error
+            if "Immediate exit requested" in reason:  # FFmpeg's words for our read timeout firing
+                reason = f"no data for {self.options.timeout:g} s"
             if self.reopen is None or self.options.reconnect <= 0:
                 if reason:
                     self.loss = f"source lost: {reason}"
@@ -326,10 +338,10 @@ class StreamJob:
     def run(self) -> StreamResult:
         engine = self.engine if self.engine is not None else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
-        media = open_live_input(self.input, self.live.timeout, threads)
+        media = open_live_input(self.input, self.live, threads)
         reopen = None
         if self.input.can_reconnect:
-            reopen = lambda: open_live_input(self.input, self.live.timeout, threads)  # noqa: E731
+            reopen = lambda: open_live_input(self.input, self.live, threads)  # noqa: E731
         try:
             output = self._open_output(media, engine)
             try:

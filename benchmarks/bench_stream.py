@@ -1,0 +1,191 @@
+"""Live streaming benchmark: the latency ``vsr stream`` adds, per container and transport.
+
+For each (transport, container) a paced sender (real time by pts) streams stamped frames over
+loopback to a receiver, twice: once directly (the baseline: encoder, muxer, transport, demuxer and
+decoder alone) and once through ``vsr stream`` (a real process). Every frame carries its index in
+the picture, so latency is matched per frame, from the sender's write to the receiver's decode.
+
+    added latency = latency through vsr - direct latency     (p50 and p95, steady state)
+
+Steady state = frames from the middle to 90% of the run (both ends probe the stream at start, and
+a TS demuxer holds the very last frame until its read timeout). The sustained
+rate is what the receiver decoded per second through vsr; drops are frames sent but never received.
+
+    python benchmarks/bench_stream.py --seconds 6 --json benchmarks/results/stream-cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from streaming import PacedSender, free_port  # noqa: E402
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=HERE, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+CASES = [
+    # (name, transport, container)
+    ("tcp+mpegts", "tcp", "mpegts"),
+    ("tcp+nut", "tcp", "nut"),
+    ("udp+mpegts", "udp", "mpegts"),
+    ("rtmp+flv", "rtmp", "flv"),
+]
+
+
+def urls(transport: str, port: int, listen: bool) -> str:
+    if transport == "rtmp":
+        return f"rtmp://127.0.0.1:{port}/live/bench" + ("?listen" if listen else "")
+    if transport == "tcp":
+        return f"tcp://127.0.0.1:{port}" + ("?listen" if listen else "")
+    return f"udp://127.0.0.1:{port}"
+
+
+class ReceiverProcess:
+    """The receiver in a process of its own (an rtmp listener holds PyAV's interpreter lock)."""
+
+    def __init__(self, transport: str, port: int, container: str, scale: int) -> None:
+        if transport == "udp":  # udp has no listen: the receiver binds the port and reads
+            url, listen = f"udp://127.0.0.1:{port}?overrun_nonfatal=1", "0"
+        else:
+            url, listen = urls(transport, port, listen=False), "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE.parent / "tests" / "streaming.py"), "receive", url, listen,
+             str(scale), container, "3" if transport == "udp" else "30"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+
+    def result(self, timeout: float) -> list:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            out, _ = self.proc.communicate(timeout=10)
+        try:
+            return json.loads(out)["frames"] if out else []
+        except json.JSONDecodeError:
+            return []
+
+
+def steady(values: list[float]) -> list[float]:
+    """The middle of the run: after both ends' start-up probing, before the end of stream (where an
+    MPEG-TS demuxer holds the last frame until the next one, or the read timeout, arrives)."""
+    n = len(values)
+    return values[n // 2: max(n // 2 + 1, (9 * n) // 10)] or values
+
+
+def one_run(transport: str, container: str, frames: int, fps: int, size: tuple[int, int],
+            through_vsr: bool, vsr_args: list[str]) -> dict:
+    scale = 2 if through_vsr else 1
+    p_out = free_port()
+    receiver = ReceiverProcess(transport, p_out, container, scale)
+    time.sleep(1.5)  # the receiver's interpreter starts and listens
+    proc = None
+    if through_vsr:
+        p_in = free_port()
+        in_url = urls(transport, p_in, listen=True)
+        out_url = urls(transport, p_out, listen=False)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vsr", "stream", in_url, out_url, "--format", container, "-q",
+             "--stats-interval", "3600", "--timeout", "3", *vsr_args],
+            stderr=subprocess.PIPE,
+        )
+        send_url = urls(transport, p_in, listen=False)
+        time.sleep(5.0 if transport == "udp" else 0.5)  # udp: nothing tells the sender vsr is bound
+    else:
+        send_url = urls(transport, p_out, listen=False)
+    sender = PacedSender(send_url, frames, fps=fps, size=size, format=container)
+    sender.start()
+    sender.join(frames / fps + 60)
+    err = b""
+    if proc is not None:
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+    got = receiver.result(timeout=8 if transport == "udp" else 30)
+    lat = [arrival - sender.sent[i] for i, _, arrival, _, _ in got if i in sender.sent]
+    arrivals = [a for _, _, a, _, _ in got]
+    span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
+    return {
+        "frames_sent": len(sender.sent),
+        "frames_received": len(got),
+        "sender_error": repr(sender.error) if sender.error else None,
+        "vsr_stderr_tail": err.decode(errors="replace")[-300:] if err else "",
+        "latency_ms_p50": round(float(np.percentile(steady(lat), 50)) * 1000, 1) if lat else None,
+        "latency_ms_p95": round(float(np.percentile(steady(lat), 95)) * 1000, 1) if lat else None,
+        "received_fps": round((len(got) - 1) / span, 2) if span > 0 else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--width", type=int, default=320)
+    ap.add_argument("--height", type=int, default=180)
+    ap.add_argument("--model", default="auto")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    frames = int(args.seconds * args.fps)
+    size = (args.width, args.height)
+    vsr_args = ["--model", args.model, "--device", args.device]
+    wanted = set(args.cases.split(","))
+    results = {}
+    for name, transport, container in CASES:
+        if name not in wanted:
+            continue
+        direct = one_run(transport, container, frames, args.fps, size, False, vsr_args)
+        through = one_run(transport, container, frames, args.fps, size, True, vsr_args)
+        added = {}
+        for q in ("p50", "p95"):
+            a, b = through[f"latency_ms_{q}"], direct[f"latency_ms_{q}"]
+            added[q] = round(a - b, 1) if a is not None and b is not None else None
+        results[name] = {"direct": direct, "through_vsr": through, "added_latency_ms": added}
+        print(f"{name:<14} direct p50 {direct['latency_ms_p50']} ms | through vsr p50 "
+              f"{through['latency_ms_p50']} p95 {through['latency_ms_p95']} ms, "
+              f"{through['frames_received']}/{through['frames_sent']} frames at {through['received_fps']} fps"
+              f" | added p50 {added['p50']} ms p95 {added['p95']} ms", flush=True)
+    record = {
+        "benchmark": "stream",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "commit": git_commit(),
+        "device": "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu",
+        "host": {"machine": platform.machine(), "python": platform.python_version()},
+        "versions": {"torch": torch.__version__, "av": av.__version__},
+        "stream": {"fps": args.fps, "size": f"{args.width}x{args.height}", "seconds": args.seconds,
+                   "scale": 2, "model": args.model, "encoder": "libx264 veryfast zerolatency"},
+        "results": results,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return record
+
+
+if __name__ == "__main__":
+    main()
