@@ -180,3 +180,31 @@ def test_sigterm_flushes_and_closes_the_output(tmp_path) -> None:
     assert "Traceback" not in err.decode()
     got = decode_all(rec)  # the recording was finalised: it decodes
     assert got["frames"] > FPS // 2 and (got["width"], got["height"]) == (256, 192)
+
+
+@pytest.mark.parametrize("transport", ["rtmp", "udp"])
+def test_rtmp_listen_and_udp_inputs(transport, tmp_path) -> None:
+    port = free_port()
+    if transport == "rtmp":
+        listen_url, send_url, fmt = (f"rtmp://127.0.0.1:{port}/live/cam?listen",
+                                     f"rtmp://127.0.0.1:{port}/live/cam", "flv")
+    else:
+        listen_url, send_url, fmt = f"udp://127.0.0.1:{port}", f"udp://127.0.0.1:{port}", "mpegts"
+    rec = tmp_path / "rec.nut"
+    proc = vsr_stream(listen_url, str(rec), "--timeout", "2", "--stats-interval", "60")
+    if transport == "udp":
+        time.sleep(4)  # nothing tells a udp sender that vsr has bound the port
+    sender = PacedSender(send_url, 2 * FPS, fps=FPS, format=fmt)
+    sender.start()
+    sender.join(60)
+    _, err = proc.communicate(timeout=60)
+    assert sender.error is None
+    text = err.decode()
+    # Without --reconnect the stream ends with its source: udp by silence (--timeout), rtmp when
+    # the publisher disconnects; both flush and close the output and exit 0, saying why.
+    assert proc.returncode == 0, text
+    assert "input ended" in text
+    if transport == "udp":
+        assert "no data for 2 s" in text
+    got = decode_all(rec)
+    assert (got["width"], got["height"]) == (256, 192) and got["frames"] >= FPS

@@ -83,3 +83,5 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
         raise Interrupted(f"stopped: {result.frames_out} frames sent, output flushed and closed")
     if result.loss:
         raise VsrError(result.loss)
+    if result.ended and not quiet:
+        click.echo(f"vsr: {result.ended}", err=True)

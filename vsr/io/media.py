@@ -336,9 +336,10 @@ class MediaInput:
             except av.FFmpegError as e:
                 self._exhausted = True
                 self.report.demux_error = _ffmpeg_reason(e)
-                self.report.warnings.append(
-                    f"input ends early after {self._index} frames: {self.report.demux_error}"
-                )
+                if not self.live:  # a live job reports how its source ended itself
+                    self.report.warnings.append(
+                        f"input ends early after {self._index} frames: {self.report.demux_error}"
+                    )
                 break
             if packet.stream.index == video.index:
                 try:

@@ -93,7 +93,8 @@ class LiveSource(Source):
         self.options = options
         self.frames = 0
         self.reconnects = 0
-        self.loss: str | None = None  # why the source ended, when it was lost rather than ended
+        self.loss: str | None = None  # set when reconnecting failed: the job reports a loss
+        self.ended: str | None = None  # how the source ended, when no reconnect was asked for
         self._medias: list[MediaInput] = [first]
         tb = first.info.time_base
         self.time_base = tb
@@ -159,8 +160,9 @@ class LiveSource(Source):
             if "Immediate exit requested" in reason:  # FFmpeg's words for our read timeout firing
                 reason = f"no data for {self.options.timeout:g} s"
             if self.reopen is None or self.options.reconnect <= 0:
-                if reason:
-                    self.loss = f"source lost: {reason}"
+                # Without --reconnect the stream ends with its source, however it ended (EOF, a
+                # publisher's disconnect, silence): the output is flushed and closed normally.
+                self.ended = f"input ended ({reason})" if reason else "input ended"
                 return
             media = self._reconnect(stop, reason or "the source ended")
             if media is None:
@@ -294,6 +296,7 @@ class StreamResult:
     dropped: int
     reconnects: int
     loss: str | None
+    ended: str | None
     stopped: bool
     summary: dict[str, Any]
     warnings: list[str]
@@ -406,6 +409,7 @@ class StreamJob:
             dropped=run_stats.dropped,
             reconnects=source.reconnects,
             loss=source.loss,
+            ended=source.ended,
             stopped=run_stats.stopped_early,
             summary=summary,
             warnings=media.warnings() + output.warnings,
