@@ -43,9 +43,10 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import upscale
+    from vsr.cli import bench, upscale
 
     cli.add_command(upscale.command, "upscale")
+    cli.add_command(bench.command, "bench")
 
 
 _register()
