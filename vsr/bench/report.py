@@ -109,8 +109,6 @@ def validate_report(report: dict[str, Any]) -> list[str]:
         _e2e(problems, f"{where}.e2e_no_encode", c["e2e_no_encode"], frames, engine_fps)
         if c["e2e_encode"] is not None:
             _e2e(problems, f"{where}.e2e_encode", c["e2e_encode"], frames, engine_fps)
-            if c["e2e_encode"].get("fps", 0) > c["e2e_no_encode"].get("fps", 0) * TOLERANCE:
-                problems.append(f"{where}: e2e with encode is faster than without")
         eff = c["efficiency"]
         if not isinstance(eff, (int, float)) or not 0 < eff <= TOLERANCE:
             problems.append(f"{where}.efficiency = {eff!r} is not in (0, {TOLERANCE}]")
@@ -252,17 +250,18 @@ def plot_scaling(report: dict[str, Any], path: str | Path) -> Path:
     ax1.loglog(mp, fps, "o-", label="engine fps")
     ref = [fps[0] * mp[0] / m for m in mp]
     ax1.loglog(mp, ref, "--", color="grey", label="linear in pixels")
-    for p in res:
-        ax1.annotate(p["size"], (p["megapixels"], p["fps"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax1.set_xlabel("input megapixels")
+    ax1.set_xticks(mp, [f"{p['size']}\n{p['megapixels']:.2g}" for p in res], fontsize=8)
+    ax1.minorticks_off()
+    ax1.set_xlabel("input size / megapixels")
     ax1.set_ylabel("frames per second")
     ax1.set_title(f"resolution (exponent {sc['exponent']})")
     ax1.legend(loc="lower left")
     ax1b = ax1.twinx()
-    ax1b.plot(mp, [p[mem_key] or 0 for p in res], "s:", color="tab:red")
+    ax1b.plot(mp, [p[mem_key] or 0 for p in res], "s:", color="tab:red", label="peak memory")
     ax1b.set_ylabel(mem_label, color="tab:red")
     bat = sc["batch"]
     ax2.plot([p["batch"] for p in bat], [p["fps"] for p in bat], "o-")
+    ax2.set_xticks([p["batch"] for p in bat])
     ax2.set_xlabel(f"batch size ({bat[0]['size'] if bat else ''})")
     ax2.set_ylabel("frames per second")
     ax2.set_title("batch")

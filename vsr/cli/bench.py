@@ -88,10 +88,10 @@ def command(clips: tuple[str, ...], scale: int | None, model: str | None, backen
     and batch. No CLIP: """ + ", ".join(f"bench:{s}" for s in DEFAULT_CLIPS) + "."
     if scale is not None and scale not in (2, 3, 4):
         raise ConfigError(f"unsupported scale {scale} (supported: 2, 4; 3 for classic scalers)")
+    if plot_path and no_sweep:
+        raise ConfigError("--plot draws the scaling sweep; drop --no-sweep")
     plot = check_plot_path(plot_path) if plot_path else None
     if plot is not None:
-        if no_sweep:
-            raise ConfigError("--plot draws the scaling sweep; drop --no-sweep")
         _check_writable(plot, "--plot")
     out_json = Path(json_path) if json_path else None
     if out_json is not None:
