@@ -255,7 +255,7 @@ def plot_scaling(report: dict[str, Any], path: str | Path) -> Path:
     ax1.set_xlabel("input size / megapixels")
     ax1.set_ylabel("frames per second")
     ax1.set_title(f"resolution (exponent {sc['exponent']})")
-    ax1.legend(loc="lower left")
+    ax1.legend(loc="upper right")
     ax1b = ax1.twinx()
     ax1b.plot(mp, [p[mem_key] or 0 for p in res], "s:", color="tab:red", label="peak memory")
     ax1b.set_ylabel(mem_label, color="tab:red")

@@ -296,7 +296,7 @@ class BenchRun:
         at = s.sweep_sizes[0]
         for b in s.sweep_batches:
             self.progress(f"sweep: batch {b} at {at}")
-            batch.append(self._sweep_point(engine, at, b * max(1, s.sweep_frames // 2), b))
+            batch.append(self._sweep_point(engine, at, b * s.sweep_frames, b))
         return {"resolution": resolution, "batch": batch, **pixel_cost(resolution)}
 
 
