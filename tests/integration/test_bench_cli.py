@@ -172,3 +172,25 @@ def test_plot_is_written(tiny, tmp_path) -> None:
                    *TINY_SWEEP)
     assert result.exit_code == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_sampled_gpu_figures_land_in_each_phase(tiny, monkeypatch) -> None:
+    """With a (fake) NVML GPU the engine and e2e runs each carry a measured summary."""
+    from fake_nvml import fake_nvml
+    from vsr.telemetry.nvml import GpuSampler
+
+    def open_fake(self, device) -> None:
+        self.sampler = GpuSampler(0, interval=0.01, nvml=fake_nvml())
+        self.telemetry = {"available": True, "source": "pynvml", "gpu": self.sampler.name,
+                          "driver": self.sampler.driver, "interval_s": 0.01}
+
+    monkeypatch.setattr(BenchRun, "_open_sampler", open_fake)
+    settings = BenchSettings(frames=3, baselines=False, sweep=False, encode=False)
+    report = BenchRun(settings).run(resolve_clips((str(tiny),), 3))
+    assert validate_report(report) == []
+    (c,) = report["clips"]
+    for run in ("engine", "e2e_no_encode"):
+        gpu = c[run]["gpu"]
+        assert gpu["available"] is True and gpu["samples"] >= 2 and gpu["power_w"]["mean"] == 250.0
+    text = format_report(report)
+    assert "GPU telemetry (Fake GPU 80GB" in text and "power 250 W" in text

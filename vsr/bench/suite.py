@@ -113,14 +113,17 @@ def git_commit() -> str:
         return "unknown"
 
 
-def nvml_device(device: torch.device) -> int | str:
-    """The NVML id of a torch CUDA device: its PCI bus id when torch tells it, else its index."""
+def nvml_devices(device: torch.device) -> list[int | str]:
+    """NVML ids to try for a torch device: its PCI bus id when torch tells it (right whatever
+    ``CUDA_VISIBLE_DEVICES`` says), then its index."""
     index = device.index or 0
+    if device.type != "cuda":
+        return [0]
     try:
         p = torch.cuda.get_device_properties(index)
-        return f"{p.pci_domain_id:08x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}.0"
-    except (AttributeError, RuntimeError, AssertionError):
-        return index
+        return [f"{p.pci_domain_id:08x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}.0", index]
+    except (AttributeError, RuntimeError, AssertionError, TypeError, ValueError):
+        return [index]
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -172,8 +175,10 @@ class BenchRun:
             into["gpu"] = self.sampler.stop()
 
     def _open_sampler(self, device: torch.device) -> None:
-        sampler = GpuSampler(nvml_device(device) if device.type == "cuda" else 0,
-                             interval=self.settings.gpu_interval)
+        for candidate in nvml_devices(device):
+            sampler = GpuSampler(candidate, interval=self.settings.gpu_interval)
+            if sampler.available:
+                break
         if sampler.available and device.type != "cuda":
             sampler.close()
             self.telemetry = {"available": False, "source": "pynvml",
