@@ -194,3 +194,10 @@ def test_sampled_gpu_figures_land_in_each_phase(tiny, monkeypatch) -> None:
         assert gpu["available"] is True and gpu["samples"] >= 2 and gpu["power_w"]["mean"] == 250.0
     text = format_report(report)
     assert "GPU telemetry (Fake GPU 80GB" in text and "power 250 W" in text
+
+
+def test_help_names_the_builtin_clips_and_the_run_time() -> None:
+    result = bench("--help")
+    assert result.exit_code == 0
+    assert "360p, 540p, 720p and 1080p" in result.stdout and "two" in result.stdout
+    assert "--no-encode" in result.stdout and "--plot" in result.stdout
