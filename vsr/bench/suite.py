@@ -11,7 +11,6 @@ pixels. Keys are documented in the README ("Benchmarking").
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import os
 import platform
@@ -37,7 +36,6 @@ from vsr.io.samples import is_sample, resolve_sample
 from vsr.pipeline.upscale import build_engine
 from vsr.telemetry.nvml import GpuSampler
 
-log = logging.getLogger("vsr.bench")
 
 SCHEMA = "vsr-bench/1"
 LINEAR_TOLERANCE = 0.15  # |exponent - 1| within this: "linear in pixels"
