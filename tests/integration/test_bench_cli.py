@@ -143,6 +143,7 @@ def test_cli_without_encode_baselines_or_sweep(tiny, tmp_path) -> None:
     (["{tiny}", "--plot", "out.png", "--no-sweep"], "drop --no-sweep"),
     (["{tiny}", "--sweep-sizes", "4k"], "bad clip size '4k'"),
     (["{tiny}", "--sweep-batches", "1,x"], "--sweep-batches takes numbers"),
+    (["{tiny}", "--sweep-frames", "-1"], "--sweep-frames must be >= 0"),
     (["{tiny}", "--json", "{tmp}/no/such/dir/r.json"], "does not exist"),
     (["{tmp}"], "is a directory"),
     (["sample:nope"], "unknown sample 'nope'"),

@@ -103,7 +103,7 @@ def test_null_sink_discards_frames_and_times_them() -> None:
 
 
 def test_settings_are_checked_before_anything_runs() -> None:
-    for bad in (dict(frames=0), dict(repeats=0), dict(sweep_batches=(0,)), dict(sweep_sizes=("9x9",))):
+    for bad in (dict(frames=0), dict(repeats=0), dict(sweep_batches=(0,)), dict(sweep_sizes=("9x9",)), dict(sweep_frames=-1)):
         with pytest.raises(ConfigError):
             BenchSettings(**bad).check()
 

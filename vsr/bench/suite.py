@@ -53,7 +53,7 @@ class BenchSettings:
     sweep: bool = True
     sweep_sizes: tuple[str, ...] = SWEEP_SIZES
     sweep_batches: tuple[int, ...] = (1, 2, 4, 8)  # at the first of sweep_sizes
-    sweep_frames: int = 2
+    sweep_frames: int = 0  # frames per sweep point (per batch of the batch sweep); 0 = max(2, frames // 3)
     content: str = "auto"
     gpu_interval: float = 0.1
 
@@ -64,6 +64,8 @@ class BenchSettings:
             raise ConfigError(f"--repeats must be >= 1, got {self.repeats}")
         if self.config.model.batch < 1:
             raise ConfigError(f"--batch must be >= 1, got {self.config.model.batch}")
+        if self.sweep_frames < 0:
+            raise ConfigError(f"--sweep-frames must be >= 0, got {self.sweep_frames}")
         if any(b < 1 for b in self.sweep_batches):
             raise ConfigError(f"sweep batch sizes must be >= 1, got {list(self.sweep_batches)}")
         if self.sweep and not self.sweep_sizes:
@@ -291,15 +293,16 @@ class BenchRun:
 
     def sweep(self, engine: Engine) -> dict[str, Any]:
         s = self.settings
+        n = s.sweep_frames or max(2, s.frames // 3)
         resolution = []
         for size in s.sweep_sizes:
             self.progress(f"sweep: {size}")
-            resolution.append(self._sweep_point(engine, size, s.sweep_frames, self.config.model.batch))
+            resolution.append(self._sweep_point(engine, size, n, self.config.model.batch))
         batch = []
         at = s.sweep_sizes[0]
         for b in s.sweep_batches:
             self.progress(f"sweep: batch {b} at {at}")
-            batch.append(self._sweep_point(engine, at, b * s.sweep_frames, b))
+            batch.append(self._sweep_point(engine, at, b * n, b))
         return {"resolution": resolution, "batch": batch, **pixel_cost(resolution)}
 
 

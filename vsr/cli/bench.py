@@ -64,7 +64,10 @@ def _check_writable(path: Path, option: str) -> None:
 @click.option("--no-sweep", is_flag=True, help="Skip the resolution / batch scaling sweep.")
 @click.option("--sweep-sizes", default=",".join(SWEEP_SIZES), show_default=True,
               help="Input sizes of the sweep (360p..2160p or WxH).")
-@click.option("--sweep-batches", default="1,2,4,8", show_default=True, help="Batch sizes of the sweep.")
+@click.option("--sweep-batches", default="1,2,4,8", show_default=True,
+              help="Batch sizes of the sweep (at the first sweep size).")
+@click.option("--sweep-frames", type=int, default=0, show_default=True,
+              help="Frames per sweep point (times the batch in the batch sweep); 0 = max(2, frames/3).")
 @click.option("--content", type=click.Choice(["auto", "footage", "procedural"]), default="auto",
               show_default=True,
               help="Built-in clips: footage (needs the samples extra) or a procedural moving texture.")
@@ -77,7 +80,8 @@ def _check_writable(path: Path, option: str) -> None:
 def command(clips: tuple[str, ...], scale: int | None, model: str | None, backend: str | None,
             precision: str | None, batch: int | None, device: str | None, frames: int, repeats: int,
             no_encode: bool, codec: str | None, preset: str | None, crf: int | None,
-            no_baselines: bool, no_sweep: bool, sweep_sizes: str, sweep_batches: str, content: str,
+            no_baselines: bool, no_sweep: bool, sweep_sizes: str, sweep_batches: str, sweep_frames: int,
+            content: str,
             json_path: str | None, plot_path: str | None, config_path: str | None,
             sets: tuple[str, ...], quiet: bool) -> None:
     """Measure upscaling throughput on CLIP files (or sample:NAME, bench:SIZE).
@@ -111,7 +115,7 @@ def command(clips: tuple[str, ...], scale: int | None, model: str | None, backen
     settings = BenchSettings(
         config=config, frames=frames, repeats=repeats, encode=not no_encode,
         baselines=not no_baselines, sweep=not no_sweep, sweep_sizes=_sizes(sweep_sizes),
-        sweep_batches=_ints(sweep_batches, "--sweep-batches"), content=content,
+        sweep_batches=_ints(sweep_batches, "--sweep-batches"), sweep_frames=sweep_frames, content=content,
     )
     settings.check()
     say = (lambda text: None) if quiet else (lambda text: click.echo(f"vsr bench: {text}", err=True))
