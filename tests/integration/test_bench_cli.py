@@ -147,9 +147,13 @@ def test_cli_without_encode_baselines_or_sweep(tiny, tmp_path) -> None:
     (["{tiny}", "--json", "{tmp}/no/such/dir/r.json"], "does not exist"),
     (["{tmp}"], "is a directory"),
     (["sample:nope"], "unknown sample 'nope'"),
+    (["{junk}"], "is not a video FFmpeg can read"),
+    (["{tiny}", "--codec", "nocodec"], "unknown encoder 'nocodec'"),
 ])
 def test_bad_input_is_one_clear_line(tiny, tmp_path, args, message) -> None:
-    argv = [a.format(tiny=tiny, tmp=tmp_path) for a in args]
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(bytes(range(256)) * 16)
+    argv = [a.format(tiny=tiny, tmp=tmp_path, junk=junk) for a in args]
     result = bench(*argv, "--no-sweep" if "--plot" not in argv else "--quiet")
     assert result.exit_code == 1, (result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("vsr bench:")]

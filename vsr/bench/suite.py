@@ -31,7 +31,8 @@ from vsr.bench.clips import DEFAULT_CLIPS, SWEEP_SIZES, BenchClip, bench_clip, i
 from vsr.config import PipelineConfig
 from vsr.engine.device import describe_device
 from vsr.engine.engine import Engine
-from vsr.errors import ConfigError, InputNotFoundError
+from vsr.errors import ConfigError, InputNotFoundError, InvalidInputError
+from vsr.io.media import check_encoder
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.pipeline.upscale import build_engine
 from vsr.telemetry.nvml import GpuSampler
@@ -89,11 +90,12 @@ def resolve_clips(specs: tuple[str, ...] | list[str], frames: int, content: str 
         try:
             with av.open(str(path)) as c:
                 if not c.streams.video:
-                    raise ConfigError(f"clip {spec} has no video stream")
+                    raise InvalidInputError(f"clip {spec} has no video stream")
                 cc = c.streams.video[0].codec_context
                 width, height = cc.width, cc.height
         except av.FFmpegError as e:
-            raise ConfigError(f"clip {spec} is not a video FFmpeg can read ({e})") from None
+            reason = " ".join(str(getattr(e, "strerror", None) or e).split())
+            raise InvalidInputError(f"clip {spec} is not a video FFmpeg can read ({reason})") from None
         out.append(BenchClip(Path(spec).name if not is_sample(spec) else spec, path, width, height,
                              "user clip"))
     return out
@@ -191,6 +193,8 @@ class BenchRun:
 
     def run(self, clips: list[BenchClip], command: str = "") -> dict[str, Any]:
         s = self.settings
+        if s.encode:
+            check_encoder(self.config.encode.codec)  # an encoder that cannot run fails before any timing
         model, engine = build_engine(self.config)
         self.engine = engine
         self._open_sampler(engine.device)
