@@ -10,7 +10,7 @@ from vsr.errors import BackendUnavailableError, ConfigError
 
 TOLERANCE = 1.05  # timing noise allowed where one figure must not exceed another
 
-TOP_KEYS = ("schema", "date", "command", "commit", "device", "machine", "versions", "settings",
+TOP_KEYS = ("schema", "date", "command", "commit", "device", "machine", "versions", "env", "settings",
             "telemetry", "clips", "scaling")
 CLIP_KEYS = ("clip", "path", "content", "width", "height", "out_width", "out_height", "frames",
              "decode", "engine", "e2e_no_encode", "e2e_encode", "efficiency", "memory", "baselines",

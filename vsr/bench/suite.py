@@ -128,6 +128,10 @@ def nvml_devices(device: torch.device) -> list[int | str]:
         return [index]
 
 
+PERF_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
+            "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     av_codec = ".".join(map(str, av.library_versions.get("libavcodec", ())))
     versions = {
@@ -146,6 +150,7 @@ def environment(device: torch.device) -> dict[str, Any]:
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         },
         "versions": versions,
+        "env": {k: os.environ[k] for k in PERF_ENV if k in os.environ},
     }
 
 
