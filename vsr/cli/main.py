@@ -49,10 +49,11 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import stream, upscale
+    from vsr.cli import bench, stream, upscale
 
     cli.add_command(upscale.command, "upscale")
     cli.add_command(stream.command, "stream")
+    cli.add_command(bench.command, "bench")
 
 
 _register()

@@ -1,0 +1,1 @@
+"""Telemetry: background sampling of the GPU while something runs (``nvml``)."""
