@@ -19,7 +19,7 @@ import torch
 
 from vsr.archs import SRModel, load_model
 from vsr.config import PipelineConfig
-from vsr.engine.device import configure_threads, describe_device, resolve_device
+from vsr.engine.device import configure_threads, describe_device, resolve_device, tune_host_allocator
 from vsr.engine.engine import Engine
 from vsr.errors import ConfigError, Interrupted
 from vsr.io.atomic import AtomicOutput
@@ -70,6 +70,7 @@ def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
     model = load_model(mc.name, mc.scale)
     device = resolve_device(config.runtime.device)
     configure_threads(device, config.runtime.torch_threads)
+    tune_host_allocator()
     engine = Engine(
         model, device, precision=mc.precision, backend=mc.backend, tile=mc.tile,
         tile_overlap=mc.tile_overlap,
