@@ -100,4 +100,5 @@ def test_host_allocator_keeps_freed_frames_resident() -> None:
     for _ in range(5):
         torch.empty(64 << 20, dtype=torch.uint8).fill_(1)  # a frame-sized block, freed each time
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
-    assert faults < 2000  # untuned glibc faults all 16k pages of the block in again every time
+    pages = (64 << 20) // resource.getpagesize()
+    assert faults < pages / 4  # untuned glibc faults every page of the block in again, every time
