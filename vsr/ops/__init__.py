@@ -1,0 +1,1 @@
+"""Image operators: a differentiable torch reference for each (CuPy kernels come later)."""
