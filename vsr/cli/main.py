@@ -43,9 +43,11 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import upscale
+    from vsr.cli import eval as eval_, train, upscale
 
     cli.add_command(upscale.command, "upscale")
+    cli.add_command(train.command, "train")
+    cli.add_command(eval_.command, "eval")
 
 
 _register()
