@@ -143,3 +143,34 @@ def test_training_loss_goes_down(image_dir: Path, tmp_path: Path) -> None:
                   f"--set=run.dir=\"{tmp_path / 'run'}\""])
     losses = [float(m) for m in re.findall(r"loss ([0-9.]+)", out)]
     assert len(losses) == 4 and losses[-1] < losses[0]
+
+
+def test_perceptual_run_from_fidelity_init(image_dir: Path, tmp_path: Path) -> None:
+    """Real-world degradations on 2 worker threads, ST-LPIPS + adversarial terms, init from a checkpoint."""
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    base = ["--data", str(image_dir), f"--set=model=\"{preset}\"", "--set=data.batch=2", "--set=data.patch=16",
+            "--set=run.log_every=1", "--set=optim.warmup=0"]
+    fid = tmp_path / "fid"
+    _train(["-c", "x2-fast-fidelity", *base, "--set=loss.distill_weight=0", "--set=optim.steps=1", f"--set=run.dir=\"{fid}\""])
+    out = _train(["-c", "x2-fast-perceptual", *base, "--set=optim.steps=2", "--set=loss.gan_start=1", "--set=data.workers=2",
+                  f"--set=run.init=\"{fid / 'checkpoint.pt'}\"", f"--set=run.dir=\"{tmp_path / 'perc'}\""])
+    assert "initialised the model from" in out
+    assert re.search(r"step 1/2 .*stlpips [0-9.]+\)", out) and "gan" not in out.split("step 1/2")[1].split("\n")[0]
+    assert re.search(r"step 2/2 .*stlpips [0-9.]+ gan [0-9.]+ disc [0-9.]+\)", out)
+    state = torch.load(tmp_path / "perc" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and "disc" in state
+
+
+def test_distillation_from_teacher_file(image_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    teacher = tmp_path / "teacher.safetensors"
+    from vsr.archs.files import save_weights_file
+    from vsr.archs.rep import RepSR
+
+    save_weights_file(teacher, RepSR(2, 8, 1).reparameterize())
+    out = _train(["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"",
+                  f"--set=loss.teacher=\"{teacher}\"", "--set=data.batch=2", "--set=data.patch=12",
+                  "--set=optim.steps=2", "--set=run.log_every=1", f"--set=run.dir=\"{tmp_path / 'd'}\""])
+    assert re.search(r"step 2/2 .*distill [0-9.]+\)", out)

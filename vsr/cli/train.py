@@ -21,3 +21,7 @@ def command(config: str, overrides: tuple[str, ...], data_dirs: tuple[str, ...],
     result = trainer.run(data_dirs, fresh=fresh)
     state = "finished" if result.finished else "stopped"
     click.echo(f"{state} at step {result.step} in {result.seconds:.0f} s; weights: {result.weights}")
+
+
+if __name__ == "__main__":
+    command()

@@ -18,6 +18,7 @@ class DataConfig:
     batch: int = 16
     min_size: int = 0  # skip images whose short side is below this (0: below the HR crop)
     max_images: int = 0  # 0: all
+    workers: int = 1  # threads preparing batches (raise it for the realworld degradation on a GPU)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class RunConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0: no limit
+    init: str = ""  # start the model from another run's checkpoint.pt (e.g. perceptual from fidelity)
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ def _validate(cfg: TrainConfig) -> None:
     weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight)
     if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
         raise ConfigError(f"loss weights must be >= 0 and at least one > 0, got {weights}")
-    if cfg.data.patch < 8 or cfg.data.batch < 1 or cfg.optim.steps < 1:
-        raise ConfigError("data.patch must be >= 8, data.batch >= 1 and optim.steps >= 1")
+    if cfg.data.patch < 8 or cfg.data.batch < 1 or cfg.optim.steps < 1 or cfg.data.workers < 1:
+        raise ConfigError("data.patch must be >= 8, data.batch, data.workers and optim.steps >= 1")
 
 
 __all__ = ["DataConfig", "DegradationConfig", "LossConfig", "OptimConfig", "RunConfig", "TrainConfig", "load_train_config"]

@@ -1,8 +1,8 @@
 """The training loop: seeded, resumable, mixed precision on CUDA, progress with losses and it/s.
 
-Data for step ``k`` is drawn with a generator seeded from ``(seed, k)`` by a background thread
-(bounded queue; its errors are raised in the loop), so a resumed run sees exactly the batches an
-uninterrupted one would have seen.
+Data for step ``k`` is drawn with a generator seeded from ``(seed, k)`` by background threads
+(bounded prefetch, in step order; their errors are raised in the loop), so a resumed run sees exactly
+the batches an uninterrupted one would have seen.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import json
 import logging
 import math
 import os
-import queue
-import threading
+import pickle
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from torch import nn
 
 from vsr.archs.files import save_weights_file
 from vsr.archs.presets import ModelPreset, load_preset
-from vsr.errors import BackendUnavailableError, ConfigError, InvalidInputError
+from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError, InvalidInputError
 from vsr.train.config import TrainConfig
 from vsr.train.data import HRImageSet, find_images
 from vsr.train.degrade import make_degradation
@@ -64,42 +65,37 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 class _Batches:
-    """Background producer of ``(hr, lr)`` CPU batches for steps ``start..end-1``."""
+    """Prefetches ``(hr, lr)`` CPU batches for steps ``start..end-1`` on ``workers`` threads, in step
+    order (degradations run in C: PyAV codecs and torch ops release the GIL). A worker's error is
+    raised by :meth:`get`."""
 
-    def __init__(self, data: HRImageSet, degrade: Callable, batch: int, seed: int, start: int, end: int) -> None:
-        self.q: queue.Queue = queue.Queue(maxsize=4)
-        self.stop = threading.Event()
-        self.args = (data, degrade, batch, seed, start, end)
-        self.thread = threading.Thread(target=self._run, name="train-data", daemon=True)
-        self.thread.start()
+    def __init__(self, data: HRImageSet, degrade: Callable, batch: int, seed: int, start: int, end: int, workers: int = 1) -> None:
+        self.data, self.degrade, self.batch, self.seed = data, degrade, batch, seed
+        self.next_step, self.end = start, end
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="train-data")
+        self.pending: deque[Future] = deque()
+        self.depth = 2 * max(1, workers)
+        self._fill()
 
-    def _run(self) -> None:
-        data, degrade, batch, seed, start, end = self.args
-        try:
-            for step in range(start, end):
-                gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-                hr = data.sample(batch, gen)
-                item = (hr.float().div(255), degrade(hr, gen))
-                while not self.stop.is_set():
-                    try:
-                        self.q.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop.is_set():
-                    return
-        except BaseException as e:  # carried to the consumer
-            self.q.put(e)
+    def _make(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        hr = self.data.sample(self.batch, gen)
+        return hr.float().div(255), self.degrade(hr, gen)
+
+    def _fill(self) -> None:
+        while len(self.pending) < self.depth and self.next_step < self.end:
+            self.pending.append(self.pool.submit(self._make, self.next_step))
+            self.next_step += 1
 
     def get(self) -> tuple[torch.Tensor, torch.Tensor]:
-        item = self.q.get()
-        if isinstance(item, BaseException):
-            raise item
+        item = self.pending.popleft().result()
+        self._fill()
         return item
 
     def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
+        for f in self.pending:
+            f.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Trainer:
@@ -139,6 +135,7 @@ class Trainer:
         if loss.gan_weight > 0:
             self.disc = make_discriminator(loss.discriminator).to(self.device)
             self.optim_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.optim.d_lr, betas=(0.9, 0.99))
+            self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.step = 0
 
     # --- checkpoints -----------------------------------------------------------------------------
@@ -160,6 +157,7 @@ class Trainer:
         if self.disc is not None:
             state["disc"] = self.disc.state_dict()
             state["optim_d"] = self.optim_d.state_dict()
+            state["scaler_d"] = self.scaler_d.state_dict()
         tmp = self.checkpoint_path.with_suffix(".tmp.pt")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -182,7 +180,19 @@ class Trainer:
                 raise ConfigError(f"checkpoint {self.checkpoint_path} has no discriminator (was gan_weight 0?)")
             self.disc.load_state_dict(state["disc"])
             self.optim_d.load_state_dict(state["optim_d"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
         self.step = int(state["step"])
+
+    def init_from(self, path: Path) -> None:
+        """Start from the model weights of another run's checkpoint (same preset; step and
+        optimiser start fresh), e.g. a perceptual run from a fidelity run."""
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(state["model"])
+        except FileNotFoundError:
+            raise InputNotFoundError(f"run.init checkpoint not found: {path}") from None
+        except (KeyError, RuntimeError, pickle.UnpicklingError) as e:
+            raise InvalidInputError(f"run.init {path} is not a checkpoint of {self.preset.name!r}: {e}") from None
 
     def export(self) -> Path:
         """Save the re-parameterised deploy network as ``run.dir/<preset>.safetensors``."""
@@ -232,8 +242,9 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                 d_loss = gan_loss(self.disc(hr), real=True) + gan_loss(self.disc(sr.detach()), real=False)
             self.optim_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.optim_d.step()
+            self.scaler_d.scale(d_loss).backward()
+            self.scaler_d.step(self.optim_d)
+            self.scaler_d.update()
             out["disc"] = float(d_loss.detach())
         out["total"] = float(total.detach())  # type: ignore[union-attr]
         self.step += 1
@@ -245,6 +256,9 @@ class Trainer:
         if self.checkpoint_path.exists() and not fresh:
             self.load_checkpoint()
             self.progress(f"resumed {self.checkpoint_path} at step {self.step}")
+        elif cfg.run.init:
+            self.init_from(Path(cfg.run.init))
+            self.progress(f"initialised the model from {cfg.run.init}")
         dirs = tuple(data_dirs) or cfg.data.dirs
         if not dirs:
             raise ConfigError("no training data: set data.dirs in the config or pass --data DIR")
@@ -255,7 +269,7 @@ class Trainer:
             f"{len(data)} images, device {self.device}{' amp' if self.amp else ''}, steps {self.step}->{cfg.optim.steps}"
         )
         degrade = make_degradation(self.scale, cfg.degradation)
-        batches = _Batches(data, degrade, cfg.data.batch, cfg.run.seed, self.step, cfg.optim.steps)
+        batches = _Batches(data, degrade, cfg.data.batch, cfg.run.seed, self.step, cfg.optim.steps, cfg.data.workers)
         self.model.train()
         losses: dict[str, float] = {}
         sums: dict[str, float] = {}
