@@ -129,6 +129,10 @@ def test_training_runs_resumes_and_exports(image_dir: Path, tmp_path: Path) -> N
     a = load_file(str(straight / "tiny-x2.safetensors"))
     b = load_file(str(split / "tiny-x2.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # resuming == never stopping
+    from vsr.archs.files import read_state_dict
+
+    _, meta = read_state_dict(straight / "tiny-x2.safetensors")
+    assert meta["steps"] == "6" and meta["data_dirs"] == f'["{image_dir}"]' and meta["preset"] == "tiny-x2"
     model = load_model(str(straight / "tiny-x2.safetensors"), 2)
     with torch.no_grad():
         assert model.module(torch.rand(1, 3, 10, 10)).shape == (1, 3, 20, 20)

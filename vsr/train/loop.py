@@ -137,6 +137,7 @@ class Trainer:
             self.optim_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.optim.d_lr, betas=(0.9, 0.99))
             self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.step = 0
+        self.data_dirs: tuple[str, ...] = cfg.data.dirs
 
     # --- checkpoints -----------------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class Trainer:
         plain = self.model.reparameterize()  # type: ignore[operator]
         self.model.train(was_training)
         save_weights_file(path, plain, preset=self.preset.name, steps=str(self.step),
-                          train_config=json.dumps(dataclasses.asdict(self.cfg)))
+                          train_config=json.dumps(dataclasses.asdict(self.cfg)), data_dirs=json.dumps(list(self.data_dirs)))
         return path
 
     # --- training --------------------------------------------------------------------------------
@@ -260,6 +261,7 @@ class Trainer:
             self.init_from(Path(cfg.run.init))
             self.progress(f"initialised the model from {cfg.run.init}")
         dirs = tuple(data_dirs) or cfg.data.dirs
+        self.data_dirs = dirs
         if not dirs:
             raise ConfigError("no training data: set data.dirs in the config or pass --data DIR")
         crop = cfg.data.patch * self.scale
