@@ -7,14 +7,20 @@ what the model supports (scale, precision, context needed for tiling).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from torch import nn
 
+from vsr.archs.plain import PlainSR
+from vsr.archs.rep import RepSR
 from vsr.archs.resample import ResampleUpscaler
+from vsr.archs.span import SpanSR
 from vsr.errors import UnknownModelError, UnsupportedScaleError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,27 @@ ARCHS: dict[str, ArchSpec] = {
         "Lanczos-3 windowed sinc, the sharpest classic scaler",
         learned=False,
     ),
+    "plain": ArchSpec(
+        "plain",
+        lambda scale, **kw: PlainSR(scale, **kw),
+        (1, 2, 3, 4),
+        "Plain 3x3 convs + activations + pixel shuffle (deploy form; Real-ESRGAN SRVGGNetCompact layout)",
+        learned=True,
+    ),
+    "repsr": ArchSpec(
+        "repsr",
+        lambda scale, **kw: RepSR(scale, **kw),
+        (1, 2, 3, 4),
+        "Multi-branch train-time form of 'plain'; reparameterize() returns the plain network",
+        learned=True,
+    ),
+    "span": ArchSpec(
+        "span",
+        lambda scale, **kw: SpanSR(scale, **kw),
+        (1, 2, 3, 4),
+        "SPAN (Swift Parameter-free Attention Network), deploy form with folded Conv3XC",
+        learned=True,
+    ),
 }
 
 # The model `vsr upscale` uses when none is named, per scale. Learned models replace these once
@@ -71,12 +98,23 @@ DEFAULT_MODELS: dict[int, str] = {2: "lanczos", 3: "lanczos", 4: "lanczos"}
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
+def shipped_weights() -> list[str]:
+    """Names of the trained weights shipped in ``vsr/weights/<name>.safetensors``."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
 def model_names() -> list[str]:
-    """Every name accepted by :func:`load_model` (besides file paths)."""
-    return sorted(ARCHS)
+    """Every name accepted by :func:`load_model` (besides file paths): classic resamplers and
+    shipped trained weights."""
+    return sorted([n for n, spec in ARCHS.items() if not spec.learned] + shipped_weights())
 
 
 def supported_scales(name: str) -> tuple[int, ...]:
+    if name in shipped_weights():
+        from vsr.archs.files import read_state_dict
+
+        _, meta = read_state_dict(WEIGHTS_DIR / f"{name}.safetensors")
+        return (int(json.loads(meta["config"])["scale"]),)
     spec = ARCHS.get(name)
     if spec is None:
         raise UnknownModelError(_unknown(name))
@@ -92,13 +130,24 @@ def load_model(name: str | None, scale: int) -> SRModel:
             )
         name = DEFAULT_MODELS[scale]
     if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
-        raise UnknownModelError(
-            f"cannot load model file {name!r}: loading weight files is not supported yet "
-            f"(built-in models: {', '.join(model_names())})"
-        )
+        return _from_file(Path(name), name, scale, source=str(name))
+    if name in shipped_weights():
+        return _from_file(WEIGHTS_DIR / f"{name}.safetensors", name, scale, source="shipped")
     spec = ARCHS.get(name)
     if spec is None:
+        from vsr.archs.presets import preset_names
+
+        if name in preset_names():
+            raise UnknownModelError(
+                f"model preset {name!r} has no trained weights shipped yet (no vsr/weights/{name}.safetensors); "
+                f"train it with `vsr train` and pass the .safetensors file (available: {', '.join(model_names())})"
+            )
         raise UnknownModelError(_unknown(name))
+    if spec.learned:
+        raise UnknownModelError(
+            f"{name!r} is an architecture, not a trained model: pass a shipped model name or a weight file "
+            f"(available: {', '.join(model_names())})"
+        )
     if scale not in spec.scales:
         raise UnsupportedScaleError(
             f"model {name!r} does not support scale {scale} "
@@ -107,6 +156,18 @@ def load_model(name: str | None, scale: int) -> SRModel:
     module = spec.build(scale).eval()
     context = int(getattr(module, "receptive_radius", 8))
     return SRModel(name, spec.name, scale, module, spec.learned, context)
+
+
+def _from_file(path: Path, name: str, scale: int, source: str) -> SRModel:
+    from vsr.archs.files import load_weights_file
+
+    loaded = load_weights_file(path)
+    if loaded.scale != scale:
+        raise UnsupportedScaleError(
+            f"model {name!r} upscales by {loaded.scale}, not {scale} (supported: {loaded.scale})"
+        )
+    context = int(getattr(loaded.module, "receptive_radius", 8))
+    return SRModel(name, loaded.arch, scale, loaded.module, True, context, fp16=True, source=source)
 
 
 def _unknown(name: str) -> str:

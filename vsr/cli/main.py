@@ -49,11 +49,14 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import bench, stream, upscale
+    from vsr.cli import bench, stream, train, upscale
+    from vsr.cli import eval as eval_
 
     cli.add_command(upscale.command, "upscale")
     cli.add_command(stream.command, "stream")
     cli.add_command(bench.command, "bench")
+    cli.add_command(train.command, "train")
+    cli.add_command(eval_.command, "eval")
 
 
 _register()

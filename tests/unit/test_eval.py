@@ -1,0 +1,83 @@
+"""`vsr eval`: table and JSON for a model beside bicubic and lanczos (generated images)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from vsr.archs.files import save_weights_file
+from vsr.archs.plain import PlainSR
+from vsr.cli.eval import command
+from vsr.io.image import write_image
+from vsr.metrics import psnr_y, quantize
+from vsr.metrics.benchmark import find_datasets
+from vsr.ops.resize import imresize_down
+
+
+def _pattern(h: int, w: int, seed: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([128 + 90 * np.sin(xx / (2 + seed)), 128 + 80 * np.cos(yy / 3), (xx * 5 + yy * 3) % 256], -1)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def eval_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("eval")
+    for name, n in (("SetA", 2), ("SetB", 1)):
+        (root / name).mkdir()
+        for i in range(n):
+            write_image(root / name / f"{i}.png", _pattern(41, 38 + i, i))  # odd sizes: modcrop
+    return root
+
+
+def test_find_datasets(eval_root: Path) -> None:
+    found = find_datasets([eval_root])
+    assert list(found) == ["SetA", "SetB"] and len(found["SetA"]) == 2
+    assert list(find_datasets([eval_root / "SetB"])) == ["SetB"]
+
+
+def test_eval_table_and_json(eval_root: Path, tmp_path: Path) -> None:
+    nearest = PlainSR(2, channels=4, num_conv=0, act="relu")
+    with torch.no_grad():
+        for p in nearest.parameters():
+            p.zero_()  # output = nearest-neighbour upsampling exactly
+    weights = tmp_path / "nearest.safetensors"
+    save_weights_file(weights, nearest)
+    out_json = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        command, ["-m", str(weights), "--data", str(eval_root), "-s", "2", "--json", str(out_json), "--threads", "1"]
+    )
+    assert result.exception is None, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("SetA") and str(weights) in line for line in lines)
+    rows = lambda m: [ln for ln in lines if re.match(rf"^\S*\s+{m}\s+\d+\.\d+", ln)]  # noqa: E731
+    assert len(rows("bicubic")) == 2 and len(rows("lanczos")) == 2
+    doc = json.loads(out_json.read_text())
+    scores = doc["datasets"]["SetB"]
+    assert set(scores) == {str(weights), "bicubic", "lanczos"}
+    # independent check of the nearest model's PSNR-Y on SetB's one image (38x41 -> crop 38x40)
+    from vsr.io.image import read_image
+
+    hr = torch.from_numpy(read_image(eval_root / "SetB" / "0.png")).permute(2, 0, 1)[None].float() / 255
+    hr = hr[..., :40, :38]
+    lr = quantize(imresize_down(hr, 2))
+    expected = psnr_y(quantize(F.interpolate(lr, scale_factor=2, mode="nearest")), hr, crop=2).item()
+    assert scores[str(weights)]["psnr_y"] == pytest.approx(expected, abs=1e-6)
+    # on smooth content the interpolating baselines beat nearest-neighbour, and lanczos/bicubic are close
+    assert scores["bicubic"]["psnr_y"] > expected and scores["lanczos"]["psnr_y"] > expected
+    for s in scores.values():
+        assert 0 < s["ssim_y"] <= 1 and s["stlpips"] >= 0 and s["images"] == 1
+
+
+def test_eval_without_lpips_and_unknown_model(eval_root: Path) -> None:
+    result = CliRunner().invoke(command, ["-m", "lanczos", "--data", str(eval_root / "SetA"), "-s", "2", "--no-lpips"])
+    assert result.exception is None and "SetA" in result.output and result.output.count("lanczos") == 2
+    result = CliRunner().invoke(command, ["-m", "no-such-model", "--data", str(eval_root), "-s", "2"])
+    assert isinstance(result.exception, LookupError) and "unknown model" in str(result.exception)

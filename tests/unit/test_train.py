@@ -1,0 +1,180 @@
+"""Training data, degradations, configs and the resumable loop (tiny CPU runs)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from vsr.archs import load_model
+from vsr.cli.train import command
+from vsr.errors import ConfigError
+from vsr.io.image import write_image
+from vsr.ops.resize import downscale_taps, imresize_down
+from vsr.train.config import TRAIN_CONFIG_DIR, DegradationConfig, load_train_config
+from vsr.train.data import HRImageSet, find_images
+from vsr.train.degrade import BicubicDegradation, RealWorldDegradation, h264_roundtrip, jpeg_roundtrip
+
+
+def _pattern(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([128 + 90 * np.sin(xx / (2 + seed)), 128 + 80 * np.cos(yy / 3), (xx * 7 + yy * 3) % 256], -1)
+    return (img + rng.normal(0, 4, img.shape)).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("hr")
+    for i in range(3):
+        write_image(d / f"img{i}.png", _pattern(72, 88, i))
+    (d / "sub").mkdir()
+    write_image(d / "sub" / "small.png", _pattern(20, 20, 5))  # skipped: smaller than the crop
+    return d
+
+
+def test_shipped_train_configs_load() -> None:
+    paths = sorted(TRAIN_CONFIG_DIR.glob("*.toml"))
+    assert len(paths) >= 4
+    for p in paths:
+        cfg = load_train_config(p)
+        load_train_config(p.stem)  # by name too
+        assert cfg.model
+
+
+def test_train_config_errors() -> None:
+    with pytest.raises(ConfigError, match="allowed"):
+        load_train_config("x2-fast-fidelity", ["loss.nope=1"])
+    with pytest.raises(ConfigError, match="degradation.kind"):
+        load_train_config("x2-fast-fidelity", ["degradation.kind=sinc"])
+    with pytest.raises(ConfigError, match="teacher"):
+        load_train_config("x2-teacher", ["loss.distill_weight=1.0"])
+    with pytest.raises(ConfigError, match="available"):
+        load_train_config("no-such-config")
+
+
+def test_imresize_matches_matlab_taps_and_keeps_constants() -> None:
+    taps, first = downscale_taps(2)
+    # MATLAB imresize(x, 0.5, 'bicubic') weights
+    assert torch.allclose(taps[:4], torch.tensor([-0.01171875, -0.03515625, 0.11328125, 0.43359375], dtype=torch.float64))
+    assert first == -3
+    x = torch.full((1, 3, 12, 8), 0.25)
+    assert torch.allclose(imresize_down(x, 4), torch.full((1, 3, 3, 2), 0.25))
+    ramp = torch.arange(16.0).view(1, 1, 1, 16).expand(1, 1, 4, 16)
+    mid = imresize_down(ramp, 2)[0, 0, 0, 3:5]  # interior of a linear ramp: centre of each pair
+    assert torch.allclose(mid, torch.tensor([6.5, 8.5]), atol=1e-5)
+
+
+def test_data_crops(image_dir: Path) -> None:
+    paths = find_images([image_dir])
+    assert len(paths) == 4
+    data = HRImageSet(paths, crop=32)
+    assert len(data) == 3
+    a = data.sample(5, torch.Generator().manual_seed(1))
+    b = data.sample(5, torch.Generator().manual_seed(1))
+    assert a.shape == (5, 3, 32, 32) and a.dtype == torch.uint8 and torch.equal(a, b)
+
+
+def test_degradations(image_dir: Path) -> None:
+    data = HRImageSet(find_images([image_dir]), crop=48)
+    hr = data.sample(3, torch.Generator().manual_seed(0))
+    bic = BicubicDegradation(2)(hr)
+    assert bic.shape == (3, 3, 24, 24)
+    assert torch.equal(bic, imresize_down(hr.float() / 255, 2).clamp(0, 1).mul(255).round().div(255))
+    real = RealWorldDegradation(2, DegradationConfig(kind="realworld", video_prob=1.0))
+    lr1 = real(hr, torch.Generator().manual_seed(3))
+    lr2 = real(hr, torch.Generator().manual_seed(3))
+    assert lr1.shape == bic.shape and torch.equal(lr1, lr2)  # seeded
+    assert 0 <= lr1.min() and lr1.max() <= 1 and (lr1 - bic).abs().mean() > 0.005
+    x = hr[0].float() / 255
+    err = lambda y, ref=x: (y - ref).abs().mean().item()  # noqa: E731
+    assert err(jpeg_roundtrip(x, 10)) > err(jpeg_roundtrip(x, 95))
+    odd = x[:, :47, :45]
+    assert h264_roundtrip(odd, 10).shape == odd.shape
+    assert err(h264_roundtrip(odd, 45), odd) > err(h264_roundtrip(odd, 10), odd)
+
+
+def _tiny_preset(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny-x2.toml"
+    p.write_text('scale = 2\nchannels = 8\nnum_conv = 1\nexpand = 1\n')
+    return p
+
+
+def _train(args: list[str]) -> str:
+    result = CliRunner().invoke(command, args)
+    if result.exception is not None:
+        raise result.exception
+    return result.output
+
+
+def test_training_runs_resumes_and_exports(image_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    common = ["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"",
+              "--set=loss.distill_weight=0", "--set=data.batch=2", "--set=data.patch=12",
+              "--set=run.log_every=2", "--set=run.checkpoint_every=2", "--set=optim.warmup=0", "--set=optim.lr=1e-3"]
+    straight = tmp_path / "straight"
+    out = _train(common + [f"--set=run.dir=\"{straight}\"", "--set=optim.steps=6"])
+    assert re.search(r"step 6/6 loss [0-9.]+ \(pixel [0-9.]+ hfp [0-9.]+\) [0-9.]+ it/s", out)
+    split = tmp_path / "split"
+    _train(common + [f"--set=run.dir=\"{split}\"", "--set=optim.steps=6", "--set=run.max_minutes=1e-9"])
+    assert torch.load(split / "checkpoint.pt", weights_only=True)["step"] == 1  # stopped early
+    out = _train(common + [f"--set=run.dir=\"{split}\"", "--set=optim.steps=6"])
+    assert "resumed" in out and "at step 1" in out
+    a = load_file(str(straight / "tiny-x2.safetensors"))
+    b = load_file(str(split / "tiny-x2.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # resuming == never stopping
+    from vsr.archs.files import read_state_dict
+
+    _, meta = read_state_dict(straight / "tiny-x2.safetensors")
+    assert meta["steps"] == "6" and meta["data_dirs"] == f'["{image_dir}"]' and meta["preset"] == "tiny-x2"
+    model = load_model(str(straight / "tiny-x2.safetensors"), 2)
+    with torch.no_grad():
+        assert model.module(torch.rand(1, 3, 10, 10)).shape == (1, 3, 20, 20)
+
+
+def test_training_loss_goes_down(image_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    out = _train(["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"",
+                  "--set=loss.distill_weight=0", "--set=loss.hfp_weight=0", "--set=data.batch=4", "--set=data.patch=16",
+                  "--set=run.log_every=10", "--set=optim.warmup=0", "--set=optim.lr=3e-3", "--set=optim.steps=40",
+                  f"--set=run.dir=\"{tmp_path / 'run'}\""])
+    losses = [float(m) for m in re.findall(r"loss ([0-9.]+)", out)]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+
+
+def test_perceptual_run_from_fidelity_init(image_dir: Path, tmp_path: Path) -> None:
+    """Real-world degradations on 2 worker threads, ST-LPIPS + adversarial terms, init from a checkpoint."""
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    base = ["--data", str(image_dir), f"--set=model=\"{preset}\"", "--set=data.batch=2", "--set=data.patch=16",
+            "--set=run.log_every=1", "--set=optim.warmup=0"]
+    fid = tmp_path / "fid"
+    _train(["-c", "x2-fast-fidelity", *base, "--set=loss.distill_weight=0", "--set=optim.steps=1", f"--set=run.dir=\"{fid}\""])
+    out = _train(["-c", "x2-fast-perceptual", *base, "--set=optim.steps=2", "--set=loss.gan_start=1", "--set=data.workers=2",
+                  f"--set=run.init=\"{fid / 'checkpoint.pt'}\"", f"--set=run.dir=\"{tmp_path / 'perc'}\""])
+    assert "initialised the model from" in out
+    assert re.search(r"step 1/2 .*stlpips [0-9.]+\)", out) and "gan" not in out.split("step 1/2")[1].split("\n")[0]
+    assert re.search(r"step 2/2 .*stlpips [0-9.]+ gan [0-9.]+ disc [0-9.]+\)", out)
+    state = torch.load(tmp_path / "perc" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and "disc" in state
+
+
+def test_distillation_from_teacher_file(image_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    teacher = tmp_path / "teacher.safetensors"
+    from vsr.archs.files import save_weights_file
+    from vsr.archs.rep import RepSR
+
+    save_weights_file(teacher, RepSR(2, 8, 1).reparameterize())
+    out = _train(["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"",
+                  f"--set=loss.teacher=\"{teacher}\"", "--set=data.batch=2", "--set=data.patch=12",
+                  "--set=optim.steps=2", "--set=run.log_every=1", f"--set=run.dir=\"{tmp_path / 'd'}\""])
+    assert re.search(r"step 2/2 .*distill [0-9.]+\)", out)

@@ -1,0 +1,76 @@
+"""The deploy-time network: plain 3x3 convolutions, activations and a pixel shuffle.
+
+:class:`PlainSR` is what every compact model runs at inference. Its parameter layout is the one of
+Real-ESRGAN's ``SRVGGNetCompact`` (``body.0`` first conv, ``body.1`` its activation, ..., the last
+conv, then a pixel shuffle, plus the nearest-upsampled input), so Real-ESRGAN compact weights load
+into it unchanged, and our own re-parameterised models (:mod:`vsr.archs.rep`) are saved in it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = ("prelu", "relu", "lrelu")
+
+
+def make_activation(kind: str, channels: int) -> nn.Module:
+    """``prelu`` (one slope per channel, init 0.25), ``relu`` or ``lrelu`` (slope 0.1)."""
+    if kind == "prelu":
+        return nn.PReLU(num_parameters=channels)
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "lrelu":
+        return nn.LeakyReLU(0.1, inplace=True)
+    raise ValueError(f"unknown activation {kind!r} (valid: {', '.join(ACTIVATIONS)})")
+
+
+class PlainSR(nn.Module):
+    """``num_conv + 2`` 3x3 convs with activations, a pixel shuffle, plus nearest upsampling.
+
+    Input ``(N,C,H,W)`` float (f32 or f16) RGB in [0,1], any device; output ``(N,C,sH,sW)`` same
+    dtype and device, not clamped. Output pixel ``(y, x)`` depends on input pixels within
+    ``num_conv + 2`` of ``(y//s, x//s)`` (see :attr:`receptive_radius`).
+    """
+
+    def __init__(
+        self,
+        scale: int,
+        channels: int = 64,
+        num_conv: int = 16,
+        act: str = "prelu",
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        if scale < 1:
+            raise ValueError(f"scale must be >= 1, got {scale}")
+        self.scale = scale
+        self.channels = channels
+        self.num_conv = num_conv
+        self.act = act
+        self.in_channels = in_channels
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, 1, 1), make_activation(act, channels)]
+        for _ in range(num_conv):
+            layers += [nn.Conv2d(channels, channels, 3, 1, 1), make_activation(act, channels)]
+        layers.append(nn.Conv2d(channels, in_channels * scale * scale, 3, 1, 1))
+        self.body = nn.Sequential(*layers)
+        self.upsampler = nn.PixelShuffle(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.upsampler(self.body(x))
+        return out + F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.num_conv + 2
+
+    def config(self) -> dict[str, int | str]:
+        """Constructor arguments, as stored in a weight file's metadata."""
+        return {"scale": self.scale, "channels": self.channels, "num_conv": self.num_conv, "act": self.act}
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, channels={self.channels}, num_conv={self.num_conv}, act={self.act}"
+
+
+__all__ = ["ACTIVATIONS", "PlainSR", "make_activation"]

@@ -1,0 +1,67 @@
+"""``vsr eval``: PSNR-Y / SSIM-Y / ST-LPIPS of a model beside bicubic and lanczos, per dataset."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.option("-m", "--model", "model_name", required=True, help="Model name (vsr/weights, bicubic, lanczos) or weight file.")
+@click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(file_okay=False),
+              help="Dataset folder of HR images, or a folder of dataset folders (repeatable).")
+@click.option("-s", "--scale", type=int, required=True, help="Upscaling factor.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the results as JSON.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16"]), default="auto", show_default=True,
+              help="auto: fp16 on CUDA, fp32 on the CPU.")
+@click.option("--lpips/--no-lpips", default=True, show_default=True, help="Compute ST-LPIPS (slow on the CPU).")
+@click.option("--max-images", type=int, default=0, help="Only the first N images of each dataset (0: all).")
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+def command(model_name: str, data_dirs: tuple[str, ...], scale: int, json_path: str | None, device: str,
+            precision: str, lpips: bool, max_images: int, threads: int) -> None:
+    """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
+    import torch
+
+    from vsr.archs import load_model
+    from vsr.metrics.benchmark import evaluate, find_datasets, format_table, to_json
+    from vsr.train.loop import resolve_device
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    dtype = torch.float16 if (precision == "fp16" or (precision == "auto" and dev.type == "cuda")) else torch.float32
+    if dtype == torch.float16 and dev.type == "cpu":
+        click.echo("vsr: note: fp16 on the CPU is slow and only for checks", err=True)
+    model = load_model(model_name, scale)
+    methods = {model.name: model.module}
+    for baseline in ("bicubic", "lanczos"):
+        if baseline != model.name:
+            methods[baseline] = load_model(baseline, scale).module
+    datasets = find_datasets(data_dirs)
+    results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images)
+    click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = bicubic antialiased downscale")
+    click.echo(format_table(results))
+    if json_path:
+        doc = {
+            "model": model.name, "arch": model.arch, "source": model.source, "scale": scale,
+            "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+            "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "dtype": str(dtype).removeprefix("torch."),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit; outputs 8-bit; "
+                        "PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale",
+            "datasets": to_json(results),
+        }
+        Path(json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {json_path}")
+
+
+if __name__ == "__main__":
+    command()

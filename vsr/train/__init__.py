@@ -1,0 +1,1 @@
+"""Training: HR image data and degradations, switchable losses, the resumable loop."""

@@ -1,0 +1,310 @@
+"""The training loop: seeded, resumable, mixed precision on CUDA, progress with losses and it/s.
+
+Data for step ``k`` is drawn with a generator seeded from ``(seed, k)`` by background threads
+(bounded prefetch, in step order; their errors are raised in the loop), so a resumed run sees exactly
+the batches an uninterrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import pickle
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.archs.files import save_weights_file
+from vsr.archs.presets import ModelPreset, load_preset
+from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError, InvalidInputError
+from vsr.train.config import TrainConfig
+from vsr.train.data import HRImageSet, find_images
+from vsr.train.degrade import make_degradation
+from vsr.train.losses import CharbonnierLoss, HighFreqLoss, L1Loss, STLPIPSLoss, gan_loss, make_discriminator
+
+log = logging.getLogger("vsr.train")
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainResult:
+    step: int
+    weights: Path  # deploy weights (safetensors) of the last step
+    checkpoint: Path
+    seconds: float  # wall time of this invocation
+    losses: dict[str, float]  # the last logged loss terms
+    finished: bool  # reached optim.steps (False: stopped by max_minutes)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"device {name!r} requested but CUDA is not available (use cpu or auto)")
+    return dev
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from ``optim.lr`` to ``optim.lr_min`` at ``optim.steps``."""
+    o = cfg.optim
+    if step < o.warmup:
+        return o.lr * (step + 1) / o.warmup
+    t = (step - o.warmup) / max(1, o.steps - o.warmup)
+    return o.lr_min + 0.5 * (o.lr - o.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+class _Batches:
+    """Prefetches ``(hr, lr)`` CPU batches for steps ``start..end-1`` on ``workers`` threads, in step
+    order (degradations run in C: PyAV codecs and torch ops release the GIL). A worker's error is
+    raised by :meth:`get`."""
+
+    def __init__(self, data: HRImageSet, degrade: Callable, batch: int, seed: int, start: int, end: int, workers: int = 1) -> None:
+        self.data, self.degrade, self.batch, self.seed = data, degrade, batch, seed
+        self.next_step, self.end = start, end
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="train-data")
+        self.pending: deque[Future] = deque()
+        self.depth = 2 * max(1, workers)
+        self._fill()
+
+    def _make(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        hr = self.data.sample(self.batch, gen)
+        return hr.float().div(255), self.degrade(hr, gen)
+
+    def _fill(self) -> None:
+        while len(self.pending) < self.depth and self.next_step < self.end:
+            self.pending.append(self.pool.submit(self._make, self.next_step))
+            self.next_step += 1
+
+    def get(self) -> tuple[torch.Tensor, torch.Tensor]:
+        item = self.pending.popleft().result()
+        self._fill()
+        return item
+
+    def close(self) -> None:
+        for f in self.pending:
+            f.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Trainer:
+    """Builds everything a :class:`TrainConfig` asks for; :meth:`run` trains (resuming if a checkpoint
+    exists in ``run.dir``) and exports the re-parameterised deploy weights."""
+
+    def __init__(self, cfg: TrainConfig, progress: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.progress = progress or log.info
+        self.preset: ModelPreset = load_preset(cfg.model)
+        self.scale = self.preset.scale
+        self.device = resolve_device(cfg.run.device)
+        if cfg.run.threads > 0:
+            torch.set_num_threads(cfg.run.threads)
+        self.amp = cfg.run.amp and self.device.type == "cuda"
+        self.run_dir = Path(cfg.run.dir)
+        torch.manual_seed(cfg.run.seed)
+        self.model = self.preset.build().to(self.device)
+        self.optim = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.99), weight_decay=cfg.optim.weight_decay
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        loss = cfg.loss
+        self.terms: dict[str, tuple[float, nn.Module]] = {}
+        if loss.pixel_weight > 0:
+            self.terms["pixel"] = (loss.pixel_weight, CharbonnierLoss() if loss.pixel == "charbonnier" else L1Loss())
+        if loss.hfp_weight > 0:
+            self.terms["hfp"] = (loss.hfp_weight, HighFreqLoss(loss.hfp_method, loss.hfp_levels))
+        if loss.stlpips_weight > 0:
+            self.terms["stlpips"] = (loss.stlpips_weight, STLPIPSLoss(loss.stlpips_net).to(self.device))
+        self.teacher: nn.Module | None = None
+        if loss.distill_weight > 0:
+            from vsr.archs import load_model
+
+            self.teacher = load_model(loss.teacher, self.scale).module.to(self.device).eval().requires_grad_(False)
+        self.disc: nn.Module | None = None
+        if loss.gan_weight > 0:
+            self.disc = make_discriminator(loss.discriminator).to(self.device)
+            self.optim_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.optim.d_lr, betas=(0.9, 0.99))
+            self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step = 0
+        self.data_dirs: tuple[str, ...] = cfg.data.dirs
+
+    # --- checkpoints -----------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def save_checkpoint(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "step": self.step,
+            "preset": self.preset.name,
+            "config": json.dumps(dataclasses.asdict(self.cfg)),
+            "model": self.model.state_dict(),
+            "optim": self.optim.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+        if self.disc is not None:
+            state["disc"] = self.disc.state_dict()
+            state["optim_d"] = self.optim_d.state_dict()
+            state["scaler_d"] = self.scaler_d.state_dict()
+        tmp = self.checkpoint_path.with_suffix(".tmp.pt")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load_checkpoint(self) -> None:
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is one clear error
+            raise InvalidInputError(f"cannot resume from {self.checkpoint_path}: {e}") from None
+        if state.get("preset") != self.preset.name:
+            raise ConfigError(
+                f"checkpoint {self.checkpoint_path} is for model {state.get('preset')!r}, not {self.preset.name!r} "
+                f"(use another run.dir or --fresh)"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.disc is not None:
+            if "disc" not in state:
+                raise ConfigError(f"checkpoint {self.checkpoint_path} has no discriminator (was gan_weight 0?)")
+            self.disc.load_state_dict(state["disc"])
+            self.optim_d.load_state_dict(state["optim_d"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
+        self.step = int(state["step"])
+
+    def init_from(self, path: Path) -> None:
+        """Start from the model weights of another run's checkpoint (same preset; step and
+        optimiser start fresh), e.g. a perceptual run from a fidelity run."""
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(state["model"])
+        except FileNotFoundError:
+            raise InputNotFoundError(f"run.init checkpoint not found: {path}") from None
+        except (KeyError, RuntimeError, pickle.UnpicklingError) as e:
+            raise InvalidInputError(f"run.init {path} is not a checkpoint of {self.preset.name!r}: {e}") from None
+
+    def export(self) -> Path:
+        """Save the re-parameterised deploy network as ``run.dir/<preset>.safetensors``."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / f"{self.preset.name}.safetensors"
+        was_training = self.model.training
+        plain = self.model.reparameterize()  # type: ignore[operator]
+        self.model.train(was_training)
+        save_weights_file(path, plain, preset=self.preset.name, steps=str(self.step),
+                          train_config=json.dumps(dataclasses.asdict(self.cfg)), data_dirs=json.dumps(list(self.data_dirs)))
+        return path
+
+    # --- training --------------------------------------------------------------------------------
+
+    def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on ``hr (N,3,sH,sW)`` / ``lr (N,3,H,W)`` f32 [0,1] batches."""
+        cfg = self.cfg
+        for group in self.optim.param_groups:
+            group["lr"] = lr_at(self.step, cfg)
+        hr, lr_img = hr.to(self.device, non_blocking=True), lr_img.to(self.device, non_blocking=True)
+        use_gan = self.disc is not None and self.step >= cfg.loss.gan_start
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            sr = self.model(lr_img)
+            parts: dict[str, torch.Tensor] = {}
+            for name, (w, fn) in self.terms.items():
+                parts[name] = w * fn(sr, hr)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    target = self.teacher(lr_img)
+                parts["distill"] = cfg.loss.distill_weight * (sr.float() - target.float()).abs().mean()
+            if use_gan:
+                assert self.disc is not None
+                self.disc.requires_grad_(False)
+                parts["gan"] = cfg.loss.gan_weight * gan_loss(self.disc(sr), real=True)
+            total = sum(parts.values())
+        self.optim.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()  # type: ignore[arg-type]
+        if cfg.optim.grad_clip > 0:
+            self.scaler.unscale_(self.optim)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        out = {k: float(v.detach()) for k, v in parts.items()}
+        if use_gan:
+            assert self.disc is not None
+            self.disc.requires_grad_(True)
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+                d_loss = gan_loss(self.disc(hr), real=True) + gan_loss(self.disc(sr.detach()), real=False)
+            self.optim_d.zero_grad(set_to_none=True)
+            self.scaler_d.scale(d_loss).backward()
+            self.scaler_d.step(self.optim_d)
+            self.scaler_d.update()
+            out["disc"] = float(d_loss.detach())
+        out["total"] = float(total.detach())  # type: ignore[union-attr]
+        self.step += 1
+        return out
+
+    def run(self, data_dirs: tuple[str, ...] | list[str] = (), fresh: bool = False) -> TrainResult:
+        cfg = self.cfg
+        start_wall = time.monotonic()
+        if self.checkpoint_path.exists() and not fresh:
+            self.load_checkpoint()
+            self.progress(f"resumed {self.checkpoint_path} at step {self.step}")
+        elif cfg.run.init:
+            self.init_from(Path(cfg.run.init))
+            self.progress(f"initialised the model from {cfg.run.init}")
+        dirs = tuple(data_dirs) or cfg.data.dirs
+        self.data_dirs = dirs
+        if not dirs:
+            raise ConfigError("no training data: set data.dirs in the config or pass --data DIR")
+        crop = cfg.data.patch * self.scale
+        data = HRImageSet(find_images(dirs)[: cfg.data.max_images or None], crop, cfg.data.min_size)
+        self.progress(
+            f"training {self.preset.name} ({sum(p.numel() for p in self.model.parameters())} train-time params) on "
+            f"{len(data)} images, device {self.device}{' amp' if self.amp else ''}, steps {self.step}->{cfg.optim.steps}"
+        )
+        degrade = make_degradation(self.scale, cfg.degradation)
+        batches = _Batches(data, degrade, cfg.data.batch, cfg.run.seed, self.step, cfg.optim.steps, cfg.data.workers)
+        self.model.train()
+        losses: dict[str, float] = {}
+        sums: dict[str, float] = {}
+        window_start, window_steps = time.monotonic(), 0
+        finished = True
+        try:
+            while self.step < cfg.optim.steps:
+                hr, lr_img = batches.get()
+                parts = self.train_step(hr, lr_img)
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                window_steps += 1
+                if self.step % cfg.run.log_every == 0 or self.step == cfg.optim.steps:
+                    rate = window_steps / max(1e-9, time.monotonic() - window_start)
+                    losses = {k: v / window_steps for k, v in sums.items()}
+                    terms = " ".join(f"{k} {v:.4f}" for k, v in losses.items() if k != "total")
+                    self.progress(
+                        f"step {self.step}/{cfg.optim.steps} loss {losses['total']:.4f} ({terms}) "
+                        f"{rate:.2f} it/s lr {lr_at(self.step - 1, cfg):.2e}"
+                    )
+                    sums, window_start, window_steps = {}, time.monotonic(), 0
+                if self.step % cfg.run.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if cfg.run.max_minutes > 0 and time.monotonic() - start_wall > cfg.run.max_minutes * 60:
+                    finished = self.step >= cfg.optim.steps
+                    self.progress(f"stopping at step {self.step}: run.max_minutes={cfg.run.max_minutes} reached")
+                    break
+        finally:
+            batches.close()
+        self.save_checkpoint()
+        weights = self.export()
+        self.progress(f"saved {self.checkpoint_path} and deploy weights {weights}")
+        return TrainResult(self.step, weights, self.checkpoint_path, time.monotonic() - start_wall, losses, finished)
+
+
+__all__ = ["Trainer", "TrainResult", "lr_at", "resolve_device"]

@@ -1,0 +1,123 @@
+"""Training losses, each a module taking ``(sr, hr)`` ``(N,3,H,W)`` float [0,1] (same device) and
+returning a scalar, plus the discriminators and the GAN loss for perceptual presets."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from vsr.metrics.stlpips import STLPIPS
+from vsr.ops.highfreq import highfreq_bands
+
+
+class CharbonnierLoss(nn.Module):
+    """``mean(sqrt((sr - hr)^2 + eps^2))`` — a smooth L1."""
+
+    def __init__(self, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt((sr.float() - hr.float()).pow(2) + self.eps**2).mean()
+
+
+class L1Loss(nn.Module):
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return (sr.float() - hr.float()).abs().mean()
+
+
+class HighFreqLoss(nn.Module):
+    """High-Frequency Perception loss: L1 between the high-frequency bands (:mod:`vsr.ops.highfreq`,
+    Haar LH/HL/HH of ``levels`` levels, or Gaussian high-pass residuals) of output and target, each
+    band's term averaged, summed over bands and divided by their count."""
+
+    def __init__(self, method: str = "haar", levels: int = 2) -> None:
+        super().__init__()
+        self.method, self.levels = method, levels
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        a = highfreq_bands(sr.float(), self.method, self.levels)
+        b = highfreq_bands(hr.float(), self.method, self.levels)
+        return sum((x - y).abs().mean() for x, y in zip(a, b)) / len(a)  # type: ignore[return-value]
+
+
+class STLPIPSLoss(nn.Module):
+    """Mean ST-LPIPS distance (frozen network from :mod:`vsr.metrics.stlpips`), computed in f32."""
+
+    def __init__(self, net: str = "alex") -> None:
+        super().__init__()
+        self.metric = STLPIPS(net)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(sr.device.type, enabled=False):
+            return self.metric(sr.float(), hr.float()).mean()
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: strided spectral-norm convs. ``(N,3,H,W)`` [0,1] -> ``(N,1,H/8,W/8)`` logits."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        c = channels
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(3, c, 3, 1, 1)), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in ((c, c * 2), (c * 2, c * 4), (c * 4, c * 4)):
+            layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(c * 4, 1, 3, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1)
+
+
+class UNetDiscriminator(nn.Module):
+    """Small spectral-norm U-Net (as Real-ESRGAN's): per-pixel real/fake logits ``(N,1,H,W)``.
+    H and W must be multiples of 8."""
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        c = channels
+        sn = spectral_norm
+        self.conv0 = nn.Conv2d(3, c, 3, 1, 1)
+        self.down1 = sn(nn.Conv2d(c, c * 2, 4, 2, 1, bias=False))
+        self.down2 = sn(nn.Conv2d(c * 2, c * 4, 4, 2, 1, bias=False))
+        self.down3 = sn(nn.Conv2d(c * 4, c * 8, 4, 2, 1, bias=False))
+        self.up3 = sn(nn.Conv2d(c * 8, c * 4, 3, 1, 1, bias=False))
+        self.up2 = sn(nn.Conv2d(c * 4, c * 2, 3, 1, 1, bias=False))
+        self.up1 = sn(nn.Conv2d(c * 2, c, 3, 1, 1, bias=False))
+        self.head = nn.Sequential(
+            sn(nn.Conv2d(c, c, 3, 1, 1, bias=False)), nn.LeakyReLU(0.2, True), nn.Conv2d(c, 1, 3, 1, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+        x0 = act(self.conv0(x * 2 - 1))
+        x1 = act(self.down1(x0))
+        x2 = act(self.down2(x1))
+        x3 = act(self.down3(x2))
+        y = act(self.up3(up(x3))) + x2
+        y = act(self.up2(up(y))) + x1
+        y = act(self.up1(up(y))) + x0
+        return self.head(y)
+
+
+def make_discriminator(kind: str) -> nn.Module:
+    if kind == "unet":
+        return UNetDiscriminator()
+    if kind == "patch":
+        return PatchDiscriminator()
+    raise ValueError(f"unknown discriminator {kind!r} (valid: unet, patch)")
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Non-saturating (BCE-with-logits) GAN loss against all-real or all-fake labels."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+__all__ = [
+    "CharbonnierLoss", "HighFreqLoss", "L1Loss", "PatchDiscriminator", "STLPIPSLoss", "UNetDiscriminator",
+    "gan_loss", "make_discriminator",
+]
