@@ -97,6 +97,8 @@ class Engine:
         for p in module.parameters():
             p.requires_grad_(False)
         self.channels_last = device.type == "cuda"
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # video: the same shapes frame after frame
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
