@@ -208,3 +208,37 @@ def test_rtmp_listen_and_udp_inputs(transport, tmp_path) -> None:
         assert "no data for 2 s" in text
     got = decode_all(rec)
     assert (got["width"], got["height"]) == (256, 192) and got["frames"] >= FPS
+
+
+def test_http_input(tmp_path) -> None:
+    import http.server
+    import threading
+
+    src = write_clip(tmp_path / "live.ts", frames=40, width=64, height=48)
+    data = src.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a live-ish HTTP source: the stream arrives in paced chunks
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            chunks = range(0, len(data), 2048)
+            for i in chunks:  # paced to the clip's own duration (40 frames at 25 fps)
+                self.wfile.write(data[i:i + 2048])
+                self.wfile.flush()
+                time.sleep(1.6 / len(chunks))
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        rec = tmp_path / "rec.nut"
+        proc = vsr_stream(f"http://127.0.0.1:{server.server_address[1]}/live.ts", str(rec), "-q")
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        server.shutdown()
+    got = decode_all(rec)
+    assert (got["width"], got["height"]) == (128, 96) and got["frames"] >= 20
