@@ -116,7 +116,7 @@ def test_cli_on_a_tiny_clip_prints_the_table_and_writes_json(tiny, tmp_path) -> 
     assert "inconsistent" not in result.stderr
     data = json.loads(out.read_text())
     assert validate_report(data) == []
-    assert data["command"].startswith("vsr ") and data["clips"][0]["frames"] == 4
+    assert data["command"].startswith("vsr") and data["clips"][0]["frames"] == 4  # argv is pytest's here
 
 
 def test_cli_without_encode_baselines_or_sweep(tiny, tmp_path) -> None:
