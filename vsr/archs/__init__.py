@@ -91,9 +91,9 @@ ARCHS: dict[str, ArchSpec] = {
     ),
 }
 
-# The model `vsr upscale` uses when none is named, per scale. Learned models replace these once
-# trained weights ship (see vsr/weights).
-DEFAULT_MODELS: dict[int, str] = {2: "lanczos", 3: "lanczos", 4: "lanczos"}
+# The model `vsr upscale` uses when none is named, per scale: a shipped learned model once it beats
+# bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos.
+DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "lanczos"}
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
 
