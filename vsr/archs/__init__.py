@@ -104,9 +104,9 @@ def shipped_weights() -> list[str]:
 
 
 def model_names() -> list[str]:
-    """Every name accepted by :func:`load_model` (besides file paths): classic resamplers and
-    shipped trained weights."""
-    return sorted([n for n, spec in ARCHS.items() if not spec.learned] + shipped_weights())
+    """Every name accepted by :func:`load_model` (besides file paths): the classic resamplers, then
+    the shipped trained weights, each group sorted."""
+    return sorted(n for n, spec in ARCHS.items() if not spec.learned) + shipped_weights()
 
 
 def supported_scales(name: str) -> tuple[int, ...]:
