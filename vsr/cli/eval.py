@@ -44,7 +44,8 @@ def command(model_name: str, data_dirs: tuple[str, ...], scale: int, json_path: 
         if baseline != model.name:
             methods[baseline] = load_model(baseline, scale).module
     datasets = find_datasets(data_dirs)
-    results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images)
+    results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images,
+                       progress=lambda line: click.echo(f"vsr: {line}", err=True))
     click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = bicubic antialiased downscale")
     click.echo(format_table(results))
     if json_path:

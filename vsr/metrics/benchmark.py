@@ -88,6 +88,7 @@ def evaluate(
     results: dict[str, dict[str, MethodScore]] = {}
     for name, paths in datasets.items():
         paths = paths[:max_images] if max_images else paths
+        started = time.perf_counter()
         sums = {m: {"psnr": 0.0, "ssim": 0.0, "lpips": 0.0, "sec": 0.0, "px": 0.0} for m in methods}
         for path in paths:
             hr = load_hr(path, scale)
@@ -110,9 +111,9 @@ def evaluate(
                         s["lpips"] += float(metric(sr[..., c:-c, c:-c], hr_dev[..., c:-c, c:-c])[0])
                     s["sec"] += dt
                     s["px"] += sr.shape[-1] * sr.shape[-2]
-            if progress:
-                progress(f"{name}: {path.name} done")
         n = len(paths)
+        if progress:
+            progress(f"{name}: {n} images done in {time.perf_counter() - started:.0f} s")
         results[name] = {
             m: MethodScore(
                 s["psnr"] / n, s["ssim"] / n, s["lpips"] / n if metric is not None else None, n, s["sec"],
