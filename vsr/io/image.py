@@ -75,7 +75,9 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95
             if codec == "mjpeg":
                 stream.codec_context.color_range = 2  # JPEG: full range
                 qscale = max(2, min(31, round(2 + (100 - quality) * 29 / 100)))
-                stream.codec_context.qscale = qscale
+                # A fixed quantiser: with PyAV 18 only qmin = qmax pins it (qscale/global_quality
+                # alone leave mjpeg at its default).
+                stream.codec_context.qmin = stream.codec_context.qmax = qscale
                 stream.codec_context.flags |= av.codec.context.Flags.qscale
                 stream.codec_context.global_quality = qscale * 118  # FF_QP2LAMBDA
             frame = frame.reformat(format=pix_fmt)
