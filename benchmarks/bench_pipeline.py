@@ -19,14 +19,11 @@ shared with ``vsr bench`` and ``benchmarks/bench_suite.py``; this script adds th
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 from vsr.bench import measure
-from vsr.bench.suite import environment
+from vsr.bench.suite import result_header, write_result
 from vsr.config import PipelineConfig, load
 from vsr.io.media import MediaInput
 from vsr.io.samples import is_sample, resolve_sample
@@ -80,19 +77,15 @@ def main(argv: list[str] | None = None) -> dict:
         "pipeline_over_naive": results["pipeline"]["fps"] / results["naive_loop"]["fps"],
         "pipeline_over_engine": results["pipeline"]["fps"] / results["engine_alone"]["fps"],
     }
-    env = environment(engine.device)
     record = {
-        "benchmark": "pipeline",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        **env,
+        **result_header("pipeline", argv, engine.device),
         "clip": clip_desc,
         "model": f"{model.name} x{args.scale}",
         "encoder": f"{args.codec} preset {args.preset}",
         "results": results,
         "ratios": ratios,
     }
-    print(f"{clip_desc}, {model.name} x{args.scale}, {args.frames} frames, {env['device']}")
+    print(f"{clip_desc}, {model.name} x{args.scale}, {args.frames} frames, {record['device']}")
     print(f"{'run':<14}{'fps':>9}{'seconds':>10}")
     for name in ("engine_alone", "naive_loop", "pipeline"):
         r = results[name]
@@ -101,9 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"pipeline / engine alone = {ratios['pipeline_over_engine']:.2f} (efficiency)")
     print(f"stage busy fraction: {results['pipeline']['stage_busy']}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_result(args.json, record)
     return record
 
 

@@ -17,15 +17,12 @@ rate is what the receiver decoded per second through vsr; drops are frames sent 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -34,13 +31,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from streaming import PacedSender, free_port  # noqa: E402
 
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=HERE, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from vsr.bench.suite import result_header, write_result  # noqa: E402
 
 
 CASES = [
@@ -168,22 +159,15 @@ def main(argv: list[str] | None = None) -> dict:
               f"{through['latency_ms_p50']} p95 {through['latency_ms_p95']} ms, "
               f"{through['frames_received']}/{through['frames_sent']} frames at {through['received_fps']} fps"
               f" | added p50 {added['p50']} ms p95 {added['p95']} ms", flush=True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
     record = {
-        "benchmark": "stream",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "commit": git_commit(),
-        "device": "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu",
-        "host": {"machine": platform.machine(), "python": platform.python_version()},
-        "versions": {"torch": torch.__version__, "av": av.__version__},
+        **result_header("stream", argv, device),
         "stream": {"fps": args.fps, "size": f"{args.width}x{args.height}", "seconds": args.seconds,
                    "scale": 2, "model": args.model, "encoder": "libx264 veryfast zerolatency"},
         "results": results,
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_result(args.json, record)
     return record
 
 

@@ -154,6 +154,30 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
+def result_header(benchmark: str, argv: list[str] | None, device: torch.device) -> dict[str, Any]:
+    """The common head of a benchmark script's JSON: what ran, when, where, on which commit."""
+    import datetime as dt
+    import sys
+    from pathlib import Path as _Path
+
+    return {
+        "benchmark": benchmark,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([_Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        **environment(device),
+    }
+
+
+def write_result(path: Any, record: dict[str, Any]) -> None:
+    import json
+    from pathlib import Path as _Path
+
+    path = _Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 # -- the run ---------------------------------------------------------------------------------------
 
 
