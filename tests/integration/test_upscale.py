@@ -287,18 +287,6 @@ def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
     assert not out.exists() and not partials(tmp_path)
 
 
-def test_monitor_tap_sees_frames_without_changing_output(clips, tmp_path) -> None:
-    from vsr.config import PipelineConfig
-    from vsr.pipeline.upscale import UpscaleJob
-
-    result = UpscaleJob(clips["audio"], tmp_path / "m.mkv", PipelineConfig()).run()
-    assert result.frames == 12
-    tap = result.stats.stage("monitor")
-    assert tap.items_in + result.stats.tap_skipped["monitor"] == 12
-    assert tap.items_in >= 1
-    assert result.stats.stage("encode").items_in >= 12
-
-
 def test_x265_ten_bit_output(clips, tmp_path) -> None:
     out = tmp_path / "x265.mkv"
     result = run_cli(str(clips["tenbit"]), "-o", str(out), "--codec", "libx265", "--preset", "ultrafast", "-q")
@@ -325,3 +313,55 @@ def test_a_mid_stream_size_change_is_scaled_to_the_first_size(tmp_path) -> None:
     b = decode_all(out)
     assert (b["width"], b["height"]) == (128, 96)
     assert b["frames"] == count_decodable(src) >= 18
+
+
+def test_monitor_scores_without_changing_or_slowing_the_output(clips, tmp_path) -> None:
+    import json
+
+    from vsr.config import PipelineConfig, load
+    from vsr.pipeline import monitor as mon
+    from vsr.pipeline.upscale import UpscaleJob
+
+    cfg = load(PipelineConfig, None, ['model.name="lanczos"', 'encode.preset="ultrafast"'])
+    plain = UpscaleJob(clips["audio"], tmp_path / "plain.mkv", cfg).run()
+
+    class SlowMonitor(mon.MonitorStage):
+        def _score(self, *args):
+            time.sleep(0.3)  # far slower than the pipeline
+            return super()._score(*args)
+
+    jsonl = tmp_path / "m.jsonl"
+    job = UpscaleJob(clips["audio"], tmp_path / "mon.mkv", cfg,
+                     monitor=mon.MonitorOptions(every=1), monitor_file=jsonl)
+    import vsr.pipeline.upscale as up
+
+    original, up.MonitorStage = up.MonitorStage, SlowMonitor
+    try:
+        watched = job.run()
+    finally:
+        up.MonitorStage = original
+    assert plain.frames == watched.frames == 12
+    with av.open(str(tmp_path / "plain.mkv")) as a, av.open(str(tmp_path / "mon.mkv")) as b:
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
+            assert np.array_equal(fa.to_ndarray(format="yuv420p"), fb.to_ndarray(format="yuv420p"))
+    skipped = watched.stats.tap_skipped["monitor"]
+    scored = watched.monitor["frames_scored"]
+    assert skipped > 0 and scored >= 1 and scored + skipped == 12  # busy: samples skipped, counted
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(records) == scored
+    for r in records:
+        assert {"index", "time_s", "cross_scale_psnr", "cross_scale_lpips", "fidelity_psnr", "detail_ratio"} <= set(r)
+
+
+def test_monitor_cli_and_report(clips, tmp_path) -> None:
+    jsonl = tmp_path / "m.jsonl"
+    result = run_cli(str(clips["audio"]), "-o", str(tmp_path / "o.mkv"), "--monitor", str(jsonl),
+                     "--monitor-every", "2", "-m", "lanczos")
+    assert result.exit_code == 0, result.stderr
+    assert "monitor:" in result.stderr and "frames scored" in result.stderr
+    report = CliRunner().invoke(cli, ["report", str(jsonl), "--plot", str(tmp_path / "m.png")])
+    assert report.exit_code == 0, report.stderr
+    assert "cross_scale_psnr" in report.stdout and "better: higher" in report.stdout
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(cli, ["report", str(tmp_path / "missing.jsonl")])
+    assert bad.exit_code == 1 and "monitor file not found" in bad.stderr

@@ -49,7 +49,7 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from vsr.cli import bench, stream, train, upscale
+    from vsr.cli import bench, report, stream, train, upscale
     from vsr.cli import eval as eval_
 
     cli.add_command(upscale.command, "upscale")
@@ -57,6 +57,7 @@ def _register() -> None:
     cli.add_command(bench.command, "bench")
     cli.add_command(train.command, "train")
     cli.add_command(eval_.command, "eval")
+    cli.add_command(report.command, "report")
 
 
 _register()

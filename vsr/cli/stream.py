@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vsr.cli.upscale import build_config, install_signal_handlers
+from vsr.cli.upscale import build_config, install_signal_handlers, monitor_options
+from vsr.pipeline.monitor import summary_line
 from vsr.errors import ConfigError, Interrupted, VsrError
 from vsr.pipeline.live import LiveOptions, StreamJob
 
@@ -33,6 +34,9 @@ from vsr.pipeline.live import LiveOptions, StreamJob
               help="Frames buffered per stage; beyond that the oldest frame is dropped.")
 @click.option("--stats", "stats_file", type=str, default=None, help="Write stats as JSON lines to FILE.")
 @click.option("--stats-interval", type=float, default=5.0, show_default=True)
+@click.option("--monitor", "monitor_file", type=str, default=None,
+              help="Score quality of sampled frames; one JSON line per scored frame to FILE.")
+@click.option("--monitor-every", type=int, default=None, help="Score frames k, k+1 every N (default 30).")
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
@@ -40,7 +44,8 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
             device: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
-            stats_interval: float, config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
+            stats_interval: float, monitor_file: str | None, monitor_every: int | None,
+            config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
     \b
@@ -71,7 +76,8 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
                        queue_size=queue_size, stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     job = StreamJob(input_url, output_url, config, live, input_format=input_format,
-                    output_format=output_format, stats_file=stats_file, echo=echo)
+                    output_format=output_format, stats_file=stats_file, echo=echo,
+                    monitor=monitor_options(monitor_file, monitor_every), monitor_file=monitor_file)
     restore = install_signal_handlers(job)
     try:
         result = job.run()
@@ -79,6 +85,8 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
         restore()
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
+    if result.monitor and not quiet:
+        click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.stopped:
         raise Interrupted(f"stopped: {result.frames_out} frames sent, output flushed and closed")
     if result.loss:

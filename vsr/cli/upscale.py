@@ -15,6 +15,7 @@ import click
 from vsr import config as cfg
 from vsr.config import PipelineConfig
 from vsr.errors import ConfigError, Interrupted
+from vsr.pipeline.monitor import MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
 
 CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
@@ -23,8 +24,9 @@ CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here
 class Progress:
     """A one-line progress display on a terminal: frames, fps, ETA. Silent when not a TTY."""
 
-    def __init__(self, enabled: bool, stream=sys.stderr) -> None:
+    def __init__(self, enabled: bool, stream=sys.stderr, status: Callable[[], str] | None = None) -> None:
         self.enabled = enabled and stream.isatty()
+        self.status = status
         self.stream = stream
         self.total = 0
         self.t0 = time.perf_counter()
@@ -51,6 +53,9 @@ class Progress:
                     f"ETA {int(eta // 60):02d}:{int(eta % 60):02d} ")
         else:
             text = f"\r{done} frames  {fps:6.2f} fps "
+        extra = self.status() if self.status is not None else ""
+        if extra:
+            text += f" | {extra} "
         self.stream.write(text)
         self.stream.flush()
 
@@ -105,6 +110,15 @@ def install_signal_handlers(job: Any) -> Callable[[], None]:
     return restore
 
 
+def monitor_options(monitor_file: str | None, every: int | None) -> MonitorOptions | None:
+    """The monitor runs when asked for, by a file to write or a sampling period."""
+    if every is not None and every < 1:
+        raise ConfigError(f"--monitor-every must be >= 1, got {every}")
+    if monitor_file is None and every is None:
+        return None
+    return MonitorOptions(every=every or 30)
+
+
 def summary(result: UpscaleResult) -> str:
     return (
         f"vsr: {result.frames} frame{'s' if result.frames != 1 else ''} "
@@ -137,13 +151,19 @@ def summary(result: UpscaleResult) -> str:
 @click.option("--config", "config_path", type=str, default=None, help=CONFIG_HELP)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override any config key, e.g. --set runtime.queue_size=8.")
+@click.option("--monitor", "monitor_file", type=str, default=None,
+              help="Score quality while upscaling (cross-scale ST-LPIPS/PSNR, fidelity, detail, "
+                   "flicker) and write one JSON line per scored frame to FILE; see `vsr report`.")
+@click.option("--monitor-every", type=int, default=None,
+              help="Score frames k and k+1 for every k multiple of N (default 30; enables the monitor).")
 @click.option("--overwrite", "-y", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 def command(input_path: str, output_path: str, scale: int | None, model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, config_path: str | None,
-            sets: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+            sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None,
+            overwrite: bool, quiet: bool) -> None:
     """Upscale INPUT (a video FFmpeg reads, or an image) into OUTPUT.
 
     Audio, subtitles and timestamps are kept; the output is written under a temporary name and
@@ -165,8 +185,11 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
     )
     if Path(output_path).suffix == "":
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
-    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames)
-    progress = Progress(enabled=not quiet)
+    monitor = monitor_options(monitor_file, monitor_every)
+    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames,
+                     monitor=monitor, monitor_file=monitor_file)
+    progress = Progress(enabled=not quiet,
+                        status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None)
     restore = install_signal_handlers(job)
     try:
         result = job.run(on_start=progress.start, on_frame=progress.update)
@@ -177,6 +200,8 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
         click.echo(summary(result), err=True)
+        if result.monitor:
+            click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.interrupted:
         raise Interrupted(
             f"interrupted: {result.output} holds the first {result.frames} frames (playable)"

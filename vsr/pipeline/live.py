@@ -30,7 +30,7 @@ from vsr.engine.engine import Engine
 from vsr.errors import InvalidInputError, OutputError, VsrError
 from vsr.io.live import Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
-from vsr.pipeline.monitor import MonitorStage
+from vsr.pipeline.monitor import MonitorOptions, MonitorStage
 from vsr.pipeline.runner import Runner
 from vsr.pipeline.stage import Source
 from vsr.pipeline.stages import (
@@ -300,6 +300,7 @@ class StreamResult:
     stopped: bool
     summary: dict[str, Any]
     warnings: list[str]
+    monitor: dict[str, Any] | None = None
 
 
 class StreamJob:
@@ -317,6 +318,8 @@ class StreamJob:
         stats_file: str | Path | None = None,
         echo: Callable[[str], None] | None = None,
         engine: Engine | None = None,
+        monitor: MonitorOptions | None = None,
+        monitor_file: str | Path | None = None,
     ) -> None:
         self.input = live_input(input_url, input_format)
         self.output = live_output(output_url, output_format)
@@ -325,6 +328,8 @@ class StreamJob:
         self.stats_file = stats_file
         self.echo = echo
         self.engine = engine
+        self.monitor_options = monitor
+        self.monitor_file = monitor_file
         self.runner: Runner | None = None
         self._stop_requested = False
 
@@ -377,6 +382,9 @@ class StreamJob:
 
         encode = EncodeStage(output, written)
         stats.latencies = encode.latencies
+        monitor_sink = open(self.monitor_file, "w", encoding="utf-8") if self.monitor_file else None
+        monitor = MonitorStage(engine if self.monitor_options else None,
+                               self.monitor_options or MonitorOptions(), monitor_sink)
         self.runner = Runner(
             source,
             [
@@ -388,7 +396,7 @@ class StreamJob:
             queue_size=self.live.queue_size,
             policy="drop_oldest",
             droppable=is_droppable,
-            taps={"infer": MonitorStage()},
+            taps={"infer": monitor},
             stop_grace=self.live.stop_grace,
         )
         if self._stop_requested:
@@ -401,8 +409,9 @@ class StreamJob:
             run_stats = self.runner.run()
         finally:
             summary = reporter.stop()
-            if sink is not None:
-                sink.close()
+            for f in (sink, monitor_sink):
+                if f is not None:
+                    f.close()
         return StreamResult(
             frames_in=source.frames,
             frames_out=stats.frames_out,
@@ -412,6 +421,7 @@ class StreamJob:
             ended=source.ended,
             stopped=run_stats.stopped_early,
             summary=summary,
-            warnings=media.warnings() + output.warnings,
+            warnings=media.warnings() + output.warnings + [f"monitor: {a}" for a in monitor.alerts[:10]],
+            monitor=monitor.summary() if monitor.active else None,
         )
 

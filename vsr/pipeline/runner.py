@@ -241,8 +241,10 @@ class Runner:
         tap = self.taps.get(name)
         for item in items:
             stats.items_out += 1
-            if tap is not None and isinstance(item, tap.accepts) and not tap_edge.offer(item):  # type: ignore[union-attr]
-                self.stats.tap_skipped[tap.name] += 1
+            if tap is not None and isinstance(item, tap.accepts):
+                view = tap.snapshot(item)
+                if view is not None and not tap_edge.offer(view):  # type: ignore[union-attr]
+                    self.stats.tap_skipped[tap.name] += 1
             if index < len(self.stages):
                 if not self.edges[index].put(item):
                     return False
@@ -327,8 +329,6 @@ class Runner:
                 if item is _END:
                     break
                 stats.items_in += 1
-                if not isinstance(item, stage.accepts):
-                    continue
                 t0 = time.perf_counter()
                 for _ in stage.process(item):
                     stats.items_out += 1

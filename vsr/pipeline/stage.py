@@ -30,6 +30,12 @@ class Stage:
     def close(self) -> None:
         """Release resources; called once, after success or failure."""
 
+    def snapshot(self, item: Any) -> Any:
+        """As a tap: what to queue for ``process`` when ``item`` passes (None: not wanted). Runs in
+        the tapped stage's thread, so it must be cheap; it lets a tap keep its own references to
+        data the main path will release."""
+        return item
+
 
 class Source(Stage):
     """The first stage: produces items instead of transforming them."""

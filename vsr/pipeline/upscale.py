@@ -26,7 +26,7 @@ from vsr.io.atomic import AtomicOutput
 from vsr.io.image import image_has_alpha, is_image_path, read_image, write_image
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
-from vsr.pipeline.monitor import MonitorStage
+from vsr.pipeline.monitor import MonitorOptions, MonitorStage
 from vsr.pipeline.runner import Runner, RunStats
 from vsr.pipeline.stages import (
     DecodeStage,
@@ -56,6 +56,7 @@ class UpscaleResult:
     warnings: list[str] = field(default_factory=list)
     stats: RunStats | None = None
     latency_p50_ms: float | None = None
+    monitor: dict | None = None  # MonitorStage.summary() when the monitor scored frames
 
     @property
     def fps(self) -> float:
@@ -98,12 +99,17 @@ class UpscaleJob:
         *,
         overwrite: bool = False,
         max_frames: int = 0,
+        monitor: MonitorOptions | None = None,
+        monitor_file: str | Path | None = None,
     ) -> None:
         self.input_path = str(resolve_sample(str(input_path)) if is_sample(str(input_path)) else input_path)
         self.output_path = str(output_path)
         self.config = config
         self.overwrite = overwrite
         self.max_frames = max_frames
+        self.monitor_options = monitor
+        self.monitor_file = monitor_file
+        self.monitor: MonitorStage | None = None
         self.runner: Runner | None = None
         self._stop_requested = False
         self._abort_requested = False
@@ -164,6 +170,9 @@ class UpscaleJob:
 
         encode = EncodeStage(output, frame_written)
         decode = DecodeStage(media, self.max_frames)
+        sink = open(self.monitor_file, "w", encoding="utf-8") if self.monitor_file else None
+        self.monitor = MonitorStage(engine if self.monitor_options else None,
+                                    self.monitor_options or MonitorOptions(), sink)
         self.runner = Runner(
             decode,
             [
@@ -174,7 +183,7 @@ class UpscaleJob:
             ],
             queue_size=self.config.runtime.queue_size,
             policy="block",
-            taps={"infer": MonitorStage()},
+            taps={"infer": self.monitor},
         )
         if self._abort_requested:
             self.runner.abort()
@@ -190,6 +199,9 @@ class UpscaleJob:
             stats = self.runner.run()
         except Interrupted:
             raise Interrupted("interrupted; no output written") from None
+        finally:
+            if sink is not None:
+                sink.close()
         seconds = time.perf_counter() - t0
         frames = output.frames_written
         interrupted = stats.stopped_early and (not self.max_frames or frames < self.max_frames)
@@ -200,13 +212,14 @@ class UpscaleJob:
         target.commit()
         log.info("stage busy (fraction of wall time): %s", ", ".join(
             f"{st.name} {st.busy_s / max(stats.wall_s, 1e-9):.0%}" for st in stats.stages))
-        warnings = media.warnings() + output.warnings
+        warnings = media.warnings() + output.warnings + [f"monitor: {a}" for a in self.monitor.alerts[:10]]
         lat = encode.latencies
         return UpscaleResult(
             self.input_path, self.output_path, frames, seconds, info.width, info.height,
             output.spec.width, output.spec.height, model.name, str(engine.device),
             interrupted=interrupted, warnings=warnings, stats=stats,
             latency_p50_ms=statistics.median(lat) * 1000 if lat else None,
+            monitor=self.monitor.summary() if self.monitor.active else None,
         )
 
     def _run_image(self, on_start, on_frame) -> UpscaleResult:
