@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -90,6 +91,13 @@ class MonitorStage(Stage):
         if device.type == "cuda":
             torch.cuda.set_device(device)
             self.stream = torch.cuda.Stream(device, priority=0)  # the lowest priority
+        else:
+            # The CPU's low-priority stream: on Linux a thread can be niced alone, so the monitor
+            # gets only the CPU time the pipeline leaves idle.
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            except (AttributeError, OSError, PermissionError):
+                log.debug("could not lower the monitor thread's priority")
         if self.options.perceptual:
             from vsr.metrics.stlpips import STLPIPS
 
