@@ -11,12 +11,10 @@ from torch import nn
 
 from vsr.archs import SRModel
 from vsr.engine.device import resolve_precision
-from vsr.errors import BackendUnavailableError, ConfigError
+from vsr.engine.backends import BACKENDS, Build, make_runner
+from vsr.errors import ConfigError
 
 log = logging.getLogger("vsr.engine")
-
-BACKENDS = ("eager", "compile", "tensorrt", "auto")
-
 
 @dataclass(frozen=True)
 class Tile:
@@ -82,6 +80,7 @@ class Engine:
         backend: str = "eager",
         tile: int = 0,
         tile_overlap: int = 0,
+        batch: int = 1,
     ) -> None:
         if tile < 0 or tile_overlap < 0:
             raise ConfigError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
@@ -102,34 +101,38 @@ class Engine:
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
-        self.backend = self._select_backend(backend)
-        self._forward = self._build_forward(self.backend)
-
-    def _select_backend(self, backend: str) -> str:
+        self.batch = max(1, batch)
         if backend not in BACKENDS:
             raise ConfigError(f"unknown backend {backend!r} (valid: {', '.join(BACKENDS)})")
-        if backend == "auto":
-            return "eager"
-        if backend == "tensorrt":
-            if self.device.type != "cuda":
-                raise BackendUnavailableError("backend tensorrt needs a CUDA device")
-            import importlib.util
+        if not model.learned and backend in ("compile", "auto"):
+            backend = "eager"  # fixed-kernel resamplers gain nothing from compilation
+        self.runner = make_runner(backend, module, model.name, weights_digest(module) if backend != "eager" else "",
+                                  device, self.dtype)
 
-            if importlib.util.find_spec("torch_tensorrt") is None:
-                raise BackendUnavailableError(
-                    "backend tensorrt needs torch-tensorrt (pip install 'vsr[tensorrt]')"
-                )
-            raise BackendUnavailableError(
-                "backend tensorrt is not implemented yet; use --backend eager or compile"
-            )
-        return backend
+    @property
+    def backend(self) -> str:
+        """The backend running the network (for ``auto``: its choice, once the first batch ran)."""
+        return self.runner.effective().name
 
-    def _build_forward(self, backend: str):
-        if backend == "compile":
-            if not self.model.learned:
-                return self.module  # fixed-kernel resamplers gain nothing from compilation
-            return torch.compile(self.module, dynamic=False)
-        return self.module
+    @property
+    def builds(self) -> list[Build]:
+        return self.runner.effective().builds
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        runner = self.runner.effective()
+        n = x.shape[0]
+        if runner.static_shapes and n < self.batch:
+            # compiled engines are built per shape: pad a short (last) batch instead of building another
+            pad = x[-1:].expand(self.batch - n, *x.shape[1:])
+            return self.runner(torch.cat([x, pad]))[:n]
+        return self.runner(x)
+
+    def warmup(self, height: int, width: int) -> None:
+        """Build (or load) and run the engines for frames of this size once, before timing."""
+        x = torch.zeros((self.batch, 3, height, width), device=self.device, dtype=self.dtype)
+        self(x)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
