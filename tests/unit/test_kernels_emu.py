@@ -84,3 +84,56 @@ def test_every_kernel_compiles_to_ptx(arch, tmp_path) -> None:
         ptx = out.read_text()
         assert ".entry haar_dwt_f16" in ptx or cu.stem != "highfreq"
         assert ".entry yuv_to_rgb_u8_f16" in ptx or cu.stem != "colorconv"
+
+
+# --- colorconv -------------------------------------------------------------------------------
+from vsr.ops.colorconv import YuvSpec, rgb_to_yuv, rgb_to_yuv_plan, yuv_to_rgb, yuv_to_rgb_plan  # noqa: E402
+
+SPECS = [YuvSpec("bt709", False, 8), YuvSpec("bt601", True, 8), YuvSpec("bt2020", False, 10),
+         YuvSpec("bt2020", True, 10), YuvSpec("bt709", False, 8, 1, 0), YuvSpec("bt601", False, 10, 0, 0)]
+
+
+def _codes(shape: tuple[int, ...], spec: YuvSpec) -> torch.Tensor:
+    hi = spec.max_code + 1
+    t = torch.randint(0, hi, shape, dtype=torch.int32)
+    return t.to(torch.uint8 if spec.bits == 8 else torch.int16)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+@pytest.mark.parametrize("lead,h,w", [((), 32, 48), ((2,), 33, 47), ((), 1, 1), ((), 3, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_yuv_to_rgb_kernel_matches_reference(spec, lead, h, w, dtype) -> None:
+    torch.manual_seed(2)
+    ch, cw = -(-h // (1 << spec.chroma_shift_h)), -(-w // (1 << spec.chroma_shift_w))
+    y, u, v = _codes((*lead, h, w), spec), _codes((*lead, ch, cw), spec), _codes((*lead, ch, cw), spec)
+    plan, out = yuv_to_rgb_plan(y, u, v, spec, dtype)
+    kernel_emu.run("colorconv", plan)
+    ref = yuv_to_rgb(y, u, v, spec, dtype, backend="torch")
+    assert out.shape == ref.shape == (*lead, 3, h, w) and out.dtype == dtype
+    # the same f32 operations in the same order (fmad off): equal to the last bit
+    assert torch.equal(out, ref)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+@pytest.mark.parametrize("lead,h,w", [((), 32, 48), ((2,), 33, 47), ((), 1, 1), ((), 3, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_rgb_to_yuv_kernel_matches_reference(spec, lead, h, w, dtype) -> None:
+    torch.manual_seed(3)
+    rgb = (torch.rand((*lead, 3, h, w)) * 1.1 - 0.05).to(dtype)  # a little out of range: clamped
+    plan, planes = rgb_to_yuv_plan(rgb, spec)
+    kernel_emu.run("colorconv", plan)
+    ref = rgb_to_yuv(rgb, spec, backend="torch")
+    for got, want in zip(planes, ref):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert torch.equal(got, want)
+
+
+def test_rgb_to_yuv_kernel_rounds_half_to_even_like_the_reference() -> None:
+    # Full-range 8-bit grey levels k/510 land exactly on .5 code values for odd k.
+    spec = YuvSpec("bt709", True, 8, 0, 0)
+    levels = torch.arange(0, 511, dtype=torch.float32) / 510
+    rgb = levels.view(1, 1, -1).expand(3, 1, -1).contiguous()
+    plan, (y, _, _) = rgb_to_yuv_plan(rgb, spec)
+    kernel_emu.run("colorconv", plan)
+    assert torch.equal(y, rgb_to_yuv(rgb, spec, backend="torch")[0])
+    assert y[0, 1] == 0 and y[0, 3] == 2  # 0.5 -> 0, 1.5 -> 2
