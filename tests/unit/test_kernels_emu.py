@@ -137,3 +137,43 @@ def test_rgb_to_yuv_kernel_rounds_half_to_even_like_the_reference() -> None:
     kernel_emu.run("colorconv", plan)
     assert torch.equal(y, rgb_to_yuv(rgb, spec, backend="torch")[0])
     assert y[0, 1] == 0 and y[0, 3] == 2  # 0.5 -> 0, 1.5 -> 2
+
+
+# --- the public ops, dispatched to the (emulated) kernels -------------------------------------
+from vsr.ops import kernels  # noqa: E402
+from vsr.ops.highfreq import highfreq_bands  # noqa: E402
+
+
+@pytest.fixture()
+def emulated(monkeypatch):
+    """Route the ops' kernel path to the emulator for CPU tensors (as on a GPU with CuPy)."""
+    monkeypatch.setattr(kernels, "use_kernel", lambda t, backend, op: backend != "torch")
+    monkeypatch.setattr(kernels, "run", lambda name, plan, device: kernel_emu.run(name, plan))
+
+
+def test_ops_dispatch_to_kernels_and_backprop_through_the_reference(emulated) -> None:
+    torch.manual_seed(4)
+    x = torch.rand(2, 3, 19, 22)
+    grads, outs = [], []
+    for backend in ("auto", "torch"):
+        xx = x.clone().requires_grad_()
+        bands = highfreq_bands(xx, "haar", 2, backend=backend) + highfreq_bands(xx, "highpass", 2, backend=backend)
+        outs.append(bands)
+        sum(b.abs().mean() + b.pow(2).mean() for b in bands).backward()
+        grads.append(xx.grad)
+    for a, b in zip(*outs):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-6)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6) and grads[0].abs().sum() > 0
+    # non-contiguous input and fp16 take the kernel path too
+    xt = x.transpose(2, 3)
+    assert torch.allclose(highpass(xt), highpass(xt, backend="torch"), atol=1e-6)
+    assert highpass(x.half()).dtype == torch.float16
+
+
+def test_colour_ops_dispatch_to_kernels(emulated) -> None:
+    spec = YuvSpec("bt709", False, 10)
+    rgb = torch.rand(2, 3, 17, 30, dtype=torch.float16)
+    planes = rgb_to_yuv(rgb, spec)
+    for a, b in zip(planes, rgb_to_yuv(rgb, spec, backend="torch")):
+        assert torch.equal(a, b)
+    assert torch.equal(yuv_to_rgb(*planes, spec, torch.float16), yuv_to_rgb(*planes, spec, torch.float16, "torch"))
