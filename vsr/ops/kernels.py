@@ -126,7 +126,8 @@ def run(name: str, plan: Sequence[Launch], device: torch.device) -> None:
         for launch in plan:
             if launch.count <= 0:
                 continue
-            args = tuple(cupy.from_dlpack(a) if isinstance(a, torch.Tensor) else a for a in launch.args)
+            # detach(): DLPack refuses tensors that require grad (inside autograd.Function they do)
+            args = tuple(cupy.from_dlpack(a.detach()) if isinstance(a, torch.Tensor) else a for a in launch.args)
             blocks = min((launch.count + THREADS - 1) // THREADS, _max_blocks(index))
             mod.get_function(launch.kernel)((blocks,), (THREADS,), args)
 
