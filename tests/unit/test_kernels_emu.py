@@ -77,8 +77,11 @@ def test_every_kernel_compiles_to_ptx(arch, tmp_path) -> None:
     sources = sorted(kernel_dir().glob("*.cu"))
     assert {s.stem for s in sources} >= {"highfreq", "colorconv"}
     for cu in sources:
+        # the translation unit NVRTC gets: includes inlined, compiled away from kernels/ (no -I)
+        unit = tmp_path / cu.name
+        unit.write_text(kernel_source(cu.stem))
         out = tmp_path / f"{cu.stem}.ptx"
-        r = subprocess.run(["nvcc", "--ptx", "-fmad=false", f"-arch={arch}", str(cu), "-o", str(out)],
+        r = subprocess.run(["nvcc", "--ptx", "-fmad=false", "--std=c++14", f"-arch={arch}", str(unit), "-o", str(out)],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         ptx = out.read_text()
