@@ -25,9 +25,8 @@ def test_half_conversions_match_torch_bit_for_bit() -> None:
     vals = bits.view(torch.float16)
     vals = vals[torch.isfinite(vals) & (vals.float().abs() < 16000)]  # sums stay finite
     vals = vals[: vals.numel() // 4 * 4]
-    x = vals.reshape(1, 1, -1, 2).contiguous()
-    x = x.reshape(1, 1, -1, 2)[:, :, : x.shape[2] // 2 * 2]
-    plan, out = haar_dwt_plan(x.contiguous())
+    x = vals.reshape(1, 1, -1, 2).contiguous()  # an even number of rows of two
+    plan, out = haar_dwt_plan(x)
     kernel_emu.run("highfreq", plan)
     xf = x.float()
     a, b, c, d = xf[..., 0::2, 0], xf[..., 0::2, 1], xf[..., 1::2, 0], xf[..., 1::2, 1]
