@@ -3,6 +3,7 @@
 // Planes are contiguous: y (N,H,W), u/v (N,CH,CW) with CH = ceil(H/2^sh), CW = ceil(W/2^sw);
 // rgb is planar (N,3,H,W) float in [0,1]. Codes are uint8 (8 bit) or 16-bit words (9..15 bit).
 // Chroma siting: co-sited with even luma columns, centred between luma rows (MPEG-2/H.264).
+// Downsampling: [1,2,1]/4 horizontally, [1,3,3,1]/8 vertically (swscale's bilinear 2:1).
 #include "common.cuh"
 
 typedef unsigned char u8;
@@ -117,12 +118,13 @@ __device__ __forceinline__ void rgb_to_chroma(const T* __restrict__ rgb, C* __re
         const T* p = rgb + f * 3 * hw;
         float cb, cr;
         if (sh) {
-            const int r0 = 2 * cy, r1 = r0 + 1 < h ? r0 + 1 : h - 1;
-            float cb0, cr0, cb1, cr1;
-            chroma_row(p, hw, w, sw, r0, cx, q, &cb0, &cr0);
-            chroma_row(p, hw, w, sw, r1, cx, q, &cb1, &cr1);
-            cb = 0.5f * (cb0 + cb1);
-            cr = 0.5f * (cr0 + cr1);
+            // [1,3,3,1]/8 over rows 2cy-1..2cy+2 (replicated borders): centred between 2cy and
+            // 2cy+1, summed left to right like the reference.
+            float cbs[4], crs[4];
+            for (int t = 0; t < 4; ++t)
+                chroma_row(p, hw, w, sw, clampi(2 * cy - 1 + t, 0, h - 1), cx, q, &cbs[t], &crs[t]);
+            cb = 0.125f * cbs[0] + 0.375f * cbs[1] + 0.375f * cbs[2] + 0.125f * cbs[3];
+            cr = 0.125f * crs[0] + 0.375f * crs[1] + 0.375f * crs[2] + 0.125f * crs[3];
         } else {
             chroma_row(p, hw, w, sw, cy, cx, q, &cb, &cr);
         }

@@ -7,12 +7,14 @@ Conventions (the ones FFmpeg and the specs use):
   range: Y in [0, 2^bits - 1], chroma centred on 2^(bits-1), both scaled by 2^bits - 1.
 - Chroma siting: 4:2:0/4:2:2 chroma is co-sited with even luma columns (left, MPEG-2/H.264 default)
   and, for 4:2:0, centred between luma rows. Upsampling interpolates linearly at those positions;
-  downsampling uses the matching [1,2,1]/4 horizontal and [1,1]/2 vertical filters.
+  downsampling uses the matching bilinear (triangle) filters of a 2:1 reduction: [1,2,1]/4
+  horizontally around the co-sited column, [1,3,3,1]/8 vertically around the centred position.
 No gamma is touched: the network works on the non-linear R'G'B' that the video carries.
 
 FFmpeg agreement (tests/unit/test_colorconv_ffmpeg.py): this upsampling is swscale's
-``BILINEAR | ACCURATE_RND | FULL_CHR_H_INT`` (not its default fast path, which replicates chroma);
-see the README for the measured differences in both directions.
+``BILINEAR | ACCURATE_RND | FULL_CHR_H_INT`` (not its default fast path, which replicates chroma)
+and this downsampling its ``BILINEAR | ACCURATE_RND | FULL_CHR_H_INP`` for left-sited 4:2:0; both
+agree within 1 code on a real frame; see the README for the measured differences.
 
 On CUDA, with CuPy installed, :func:`yuv_to_rgb` and :func:`rgb_to_yuv` run the kernels of
 ``kernels/colorconv.cu`` (same arithmetic, fused with the planar (N,3,H,W) layout; up to 15-bit
@@ -94,10 +96,17 @@ def _downsample_cosited(c: torch.Tensor) -> torch.Tensor:
 
 
 def _downsample_centred(c: torch.Tensor) -> torch.Tensor:
-    """Vertical /2 averaging row pairs: (...,h,w) -> (...,ceil(h/2),w)."""
-    if c.shape[-2] % 2:
-        c = torch.cat([c, c[..., -1:, :]], dim=-2)
-    return 0.5 * (c[..., 0::2, :] + c[..., 1::2, :])
+    """Vertical /2 to chroma centred between row pairs: (...,h,w) -> (...,ceil(h/2),w).
+
+    Output row k sits at luma row 2k+0.5 and takes rows 2k-1, 2k, 2k+1, 2k+2 (replicated at the
+    borders) with [1,3,3,1]/8: the triangle (bilinear) filter of a 2:1 reduction, which is what
+    swscale's ``SWS_BILINEAR`` applies for centred 4:2:0 chroma. Summed left to right in f32, as
+    ``kernels/colorconv.cu`` does.
+    """
+    h = c.shape[-2]
+    rows = torch.arange(-(-h // 2), device=c.device) * 2
+    take = [c.index_select(-2, (rows + o).clamp_(0, h - 1)) for o in (-1, 0, 1, 2)]
+    return 0.125 * take[0] + 0.375 * take[1] + 0.375 * take[2] + 0.125 * take[3]
 
 
 _OUT_NAMES = {torch.float32: "f32", torch.float16: "f16"}
