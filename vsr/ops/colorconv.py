@@ -7,16 +7,31 @@ Conventions (the ones FFmpeg and the specs use):
   range: Y in [0, 2^bits - 1], chroma centred on 2^(bits-1), both scaled by 2^bits - 1.
 - Chroma siting: 4:2:0/4:2:2 chroma is co-sited with even luma columns (left, MPEG-2/H.264 default)
   and, for 4:2:0, centred between luma rows. Upsampling interpolates linearly at those positions;
-  downsampling uses the matching [1,2,1]/4 horizontal and [1,1]/2 vertical filters.
+  downsampling uses the matching bilinear (triangle) filters of a 2:1 reduction: [1,2,1]/4
+  horizontally around the co-sited column, [1,3,3,1]/8 vertically around the centred position.
 No gamma is touched: the network works on the non-linear R'G'B' that the video carries.
+
+FFmpeg agreement (tests/unit/test_colorconv_ffmpeg.py): this upsampling is swscale's
+``BILINEAR | ACCURATE_RND | FULL_CHR_H_INT`` (not its default fast path, which replicates chroma)
+and this downsampling its ``BILINEAR | ACCURATE_RND | FULL_CHR_H_INP`` for left-sited 4:2:0; both
+agree within 1 code on a real frame; see the README for the measured differences.
+
+On CUDA, with CuPy installed, :func:`yuv_to_rgb` and :func:`rgb_to_yuv` run the kernels of
+``kernels/colorconv.cu`` (same arithmetic, fused with the planar (N,3,H,W) layout; up to 15-bit
+codes, 4:2:0/4:2:2/4:4:4). ``backend``: ``auto`` | ``torch`` | ``cuda`` as in :mod:`vsr.ops.kernels`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vsr.errors import ConfigError
+from vsr.ops import kernels
+from vsr.ops.kernels import Launch
 
 MATRICES: dict[str, tuple[float, float]] = {
     "bt601": (0.299, 0.114),
@@ -81,10 +96,72 @@ def _downsample_cosited(c: torch.Tensor) -> torch.Tensor:
 
 
 def _downsample_centred(c: torch.Tensor) -> torch.Tensor:
-    """Vertical /2 averaging row pairs: (...,h,w) -> (...,ceil(h/2),w)."""
-    if c.shape[-2] % 2:
-        c = torch.cat([c, c[..., -1:, :]], dim=-2)
-    return 0.5 * (c[..., 0::2, :] + c[..., 1::2, :])
+    """Vertical /2 to chroma centred between row pairs: (...,h,w) -> (...,ceil(h/2),w).
+
+    Output row k sits at luma row 2k+0.5 and takes rows 2k-1, 2k, 2k+1, 2k+2 (replicated at the
+    borders) with [1,3,3,1]/8: the triangle (bilinear) filter of a 2:1 reduction, which is what
+    swscale's ``SWS_BILINEAR`` applies for centred 4:2:0 chroma. Summed left to right in f32, as
+    ``kernels/colorconv.cu`` does.
+    """
+    h = c.shape[-2]
+    rows = torch.arange(-(-h // 2), device=c.device) * 2
+    take = [c.index_select(-2, (rows + o).clamp_(0, h - 1)) for o in (-1, 0, 1, 2)]
+    return 0.125 * take[0] + 0.375 * take[1] + 0.375 * take[2] + 0.125 * take[3]
+
+
+_OUT_NAMES = {torch.float32: "f32", torch.float16: "f16"}
+_CODE_NAMES = {torch.uint8: "u8", torch.int16: "u16", torch.uint16: "u16"}
+
+
+def _kernel_params(spec: YuvSpec) -> tuple[np.float32, ...]:
+    """The float arguments every colorconv kernel takes (the reference's constants, as f32)."""
+    y_off, y_scale, c_off, c_scale = spec.levels()
+    kr, kb = MATRICES[spec.matrix]
+    kg = 1.0 - kr - kb
+    vals = (y_off, y_scale, c_off, c_scale, kr, kg, kb, 2.0 * (1.0 - kr), 2.0 * (1.0 - kb))
+    return tuple(np.float32(v) for v in vals)
+
+
+def _kernel_spec_ok(spec: YuvSpec, backend: str, op: str) -> bool:
+    ok = spec.bits <= 15 and spec.chroma_shift_w <= 1 and spec.chroma_shift_h <= 1
+    if not ok and backend == "cuda":
+        raise ConfigError(f"the CUDA kernel for {op} takes up to 15-bit codes and 2x chroma subsampling, got {spec}")
+    return ok
+
+
+def yuv_to_rgb_plan(y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, spec: YuvSpec,
+                    dtype: torch.dtype) -> tuple[list[Launch], torch.Tensor]:
+    """Launch plan of :func:`yuv_to_rgb` for contiguous code planes ``(...,H,W)``; output
+    ``(...,3,H,W)`` ``dtype`` (float16/float32)."""
+    h, w = y.shape[-2:]
+    lead = y.shape[:-2]
+    n = int(np.prod(lead)) if lead else 1
+    out = torch.empty((*lead, 3, h, w), dtype=dtype, device=y.device)
+    name = f"yuv_to_rgb_{_CODE_NAMES[y.dtype]}_{_OUT_NAMES[dtype]}"
+    args = (y, u, v, out, np.int32(n), np.int32(h), np.int32(w), np.int32(spec.chroma_shift_w),
+            np.int32(spec.chroma_shift_h), *_kernel_params(spec))
+    return [Launch(name, n * h * w, args)], out
+
+
+def rgb_to_yuv_plan(rgb: torch.Tensor, spec: YuvSpec) -> tuple[list[Launch], tuple[torch.Tensor, ...]]:
+    """Launch plan of :func:`rgb_to_yuv` for contiguous ``(...,3,H,W)`` float16/float32 ``rgb``."""
+    h, w = rgb.shape[-2:]
+    lead = rgb.shape[:-3]
+    n = int(np.prod(lead)) if lead else 1
+    ch, cw = -(-h // (1 << spec.chroma_shift_h)), -(-w // (1 << spec.chroma_shift_w))
+    code = torch.uint8 if spec.bits == 8 else torch.int16
+    y = torch.empty((*lead, h, w), dtype=code, device=rgb.device)
+    u = torch.empty((*lead, ch, cw), dtype=code, device=rgb.device)
+    v = torch.empty_like(u)
+    suffix = f"{_OUT_NAMES[rgb.dtype]}_{_CODE_NAMES[code]}"
+    params = _kernel_params(spec)
+    hi = np.float32(spec.max_code)
+    dims = (np.int32(n), np.int32(h), np.int32(w))
+    shifts = (np.int32(spec.chroma_shift_w), np.int32(spec.chroma_shift_h))
+    return [
+        Launch(f"rgb_to_luma_{suffix}", n * h * w, (rgb, y, *dims, *params, hi)),
+        Launch(f"rgb_to_chroma_{suffix}", n * ch * cw, (rgb, u, v, *dims, *shifts, *params, hi)),
+    ], (y, u, v)
 
 
 def yuv_to_rgb(
@@ -93,6 +170,7 @@ def yuv_to_rgb(
     v: torch.Tensor,
     spec: YuvSpec,
     dtype: torch.dtype = torch.float32,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Planes -> R'G'B'.
 
@@ -100,6 +178,11 @@ def yuv_to_rgb(
     ``(...,ceil(H/2^sh),ceil(W/2^sw))``. Returns ``(...,3,H,W)`` ``dtype`` in [0,1] on the same
     device. Computation is in float32 (fp16 lacks the precision for 10-bit codes).
     """
+    if (kernels.use_kernel(y, backend, "yuv_to_rgb") and _kernel_spec_ok(spec, backend, "yuv_to_rgb")
+            and dtype in _OUT_NAMES and y.dtype in _CODE_NAMES and y.dtype == u.dtype == v.dtype):
+        plan, out = yuv_to_rgb_plan(y.contiguous(), u.contiguous(), v.contiguous(), spec, dtype)
+        kernels.run("colorconv", plan, y.device)
+        return out
     h, w = y.shape[-2:]
     y_off, y_scale, c_off, c_scale = spec.levels()
     yf = (y.to(torch.float32) - y_off) / y_scale
@@ -118,12 +201,18 @@ def yuv_to_rgb(
 
 
 def rgb_to_yuv(
-    rgb: torch.Tensor, spec: YuvSpec
+    rgb: torch.Tensor, spec: YuvSpec, backend: str = "auto"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """R'G'B' ``(...,3,H,W)`` float in [0,1] -> integer planes (uint8 for 8 bit, int16 above).
 
-    Returns ``y`` ``(...,H,W)`` and ``u``, ``v`` subsampled by ``spec``; rounding to nearest.
+    Returns ``y`` ``(...,H,W)`` and ``u``, ``v`` subsampled by ``spec``; rounding to nearest (half
+    to even).
     """
+    if (kernels.use_kernel(rgb, backend, "rgb_to_yuv") and _kernel_spec_ok(spec, backend, "rgb_to_yuv")
+            and rgb.dtype in _OUT_NAMES):
+        plan, planes = rgb_to_yuv_plan(rgb.contiguous(), spec)
+        kernels.run("colorconv", plan, rgb.device)
+        return planes  # type: ignore[return-value]
     x = rgb.to(torch.float32).clamp(0.0, 1.0)
     r, g, b = x.unbind(dim=-3)
     kr, kb = MATRICES[spec.matrix]
