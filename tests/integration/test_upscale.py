@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -316,8 +317,6 @@ def test_a_mid_stream_size_change_is_scaled_to_the_first_size(tmp_path) -> None:
 
 
 def test_monitor_scores_without_changing_or_slowing_the_output(clips, tmp_path) -> None:
-    import json
-
     from vsr.config import PipelineConfig, load
     from vsr.pipeline import monitor as mon
     from vsr.pipeline.upscale import UpscaleJob
@@ -332,7 +331,7 @@ def test_monitor_scores_without_changing_or_slowing_the_output(clips, tmp_path) 
 
     jsonl = tmp_path / "m.jsonl"
     job = UpscaleJob(clips["audio"], tmp_path / "mon.mkv", cfg,
-                     monitor=mon.MonitorOptions(every=1), monitor_file=jsonl)
+                     monitor=mon.MonitorOptions(every=1, perceptual="both"), monitor_file=jsonl)
     import vsr.pipeline.upscale as up
 
     original, up.MonitorStage = up.MonitorStage, SlowMonitor
@@ -345,12 +344,13 @@ def test_monitor_scores_without_changing_or_slowing_the_output(clips, tmp_path) 
         for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
             assert np.array_equal(fa.to_ndarray(format="yuv420p"), fb.to_ndarray(format="yuv420p"))
     skipped = watched.stats.tap_skipped["monitor"]
-    scored = watched.monitor["frames_scored"]
-    assert skipped > 0 and scored >= 1 and scored + skipped == 12  # busy: samples skipped, counted
+    scored, rested = watched.monitor["frames_scored"], watched.monitor["frames_rested"]
+    assert skipped > 0 and scored >= 1 and scored + skipped + rested == 12  # busy: samples skipped, counted
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(records) == scored
     for r in records:
-        assert {"index", "time_s", "cross_scale_psnr", "cross_scale_lpips", "fidelity_psnr", "detail_ratio"} <= set(r)
+        assert {"index", "time_s", "cross_scale_psnr", "cross_scale_lpips", "cross_scale_lpips_student",
+                "fidelity_psnr", "detail_ratio"} <= set(r)
 
 
 def test_monitor_cli_and_report(clips, tmp_path) -> None:
@@ -359,6 +359,8 @@ def test_monitor_cli_and_report(clips, tmp_path) -> None:
                      "--monitor-every", "2", "-m", "lanczos")
     assert result.exit_code == 0, result.stderr
     assert "monitor:" in result.stderr and "frames scored" in result.stderr
+    assert "cross-scale ST-LPIPS-student" in result.stderr  # the default learned metric
+    assert all("cross_scale_lpips_student" in json.loads(line) for line in jsonl.read_text().splitlines())
     report = CliRunner().invoke(cli, ["report", str(jsonl), "--plot", str(tmp_path / "m.png")])
     assert report.exit_code == 0, report.stderr
     assert "cross_scale_psnr" in report.stdout and "better: higher" in report.stdout

@@ -49,6 +49,17 @@ def test_cross_scale_ranks_good_over_blurred_and_noisy(frame, lpips) -> None:
     assert scores["good"]["cross_scale_psnr"] > scores["noisy"]["cross_scale_psnr"]
 
 
+def test_cross_scale_student_ranks_like_stlpips(frame, lpips) -> None:
+    from vsr.metrics.student import load_student
+
+    metrics = {"cross_scale_lpips": lpips, "cross_scale_lpips_student": load_student()}
+    scores = {name: quality.cross_scale(frame, fn, SCALE, metrics) for name, fn in
+              (("good", good), ("blurred", blurred), ("noisy", noisy))}
+    for key in metrics:
+        assert scores["good"][key] < scores["blurred"][key]
+        assert scores["good"][key] < scores["noisy"][key]
+
+
 def test_fidelity_ranks_true_output_over_blurred_and_noisy(frame) -> None:
     f = {name: quality.fidelity_psnr(frame, fn(frame), SCALE) for name, fn in
          (("good", good), ("blurred", blurred), ("noisy", noisy))}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vsr.cli.upscale import build_config, install_signal_handlers, monitor_options
-from vsr.pipeline.monitor import summary_line
+from vsr.cli.upscale import MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP, build_config, install_signal_handlers, monitor_options
+from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.errors import ConfigError, Interrupted, VsrError
 from vsr.pipeline.live import LiveOptions, StreamJob
 
@@ -16,6 +16,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4.")
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
+@click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--codec", type=str, default=None, help="Video encoder (libx264 default; h264_nvenc...).")
 @click.option("--crf", type=int, default=None)
 @click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder preset.")
@@ -37,14 +38,17 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--monitor", "monitor_file", type=str, default=None,
               help="Score quality of sampled frames; one JSON line per scored frame to FILE.")
 @click.option("--monitor-every", type=int, default=None, help="Score frames k, k+1 every N (default 30).")
+@click.option("--monitor-metric", type=click.Choice(PERCEPTUAL), default=None, help=MONITOR_METRIC_HELP)
+@click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
 def command(input_url: str, output_url: str, scale: int | None, model: str | None,
-            device: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
+            device: str | None, backend: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
-            stats_interval: float, monitor_file: str | None, monitor_every: int | None,
+            stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
+            monitor_budget: float | None,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -68,7 +72,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
         raise ConfigError(f"--queue-size must be >= 1, got {queue_size}")
     config = build_config(
         config_path,
-        {"model.scale": scale, "model.name": model, "runtime.device": device,
+        {"model.scale": scale, "model.name": model, "runtime.device": device, "model.backend": backend,
          "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop},
         sets,
     )
@@ -77,7 +81,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     job = StreamJob(input_url, output_url, config, live, input_format=input_format,
                     output_format=output_format, stats_file=stats_file, echo=echo,
-                    monitor=monitor_options(monitor_file, monitor_every), monitor_file=monitor_file)
+                    monitor=monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget), monitor_file=monitor_file)
     restore = install_signal_handlers(job)
     try:
         result = job.run()

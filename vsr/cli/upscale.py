@@ -15,7 +15,7 @@ import click
 from vsr import config as cfg
 from vsr.config import PipelineConfig
 from vsr.errors import ConfigError, Interrupted
-from vsr.pipeline.monitor import MonitorOptions, summary_line
+from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
 
 CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
@@ -110,13 +110,23 @@ def install_signal_handlers(job: Any) -> Callable[[], None]:
     return restore
 
 
-def monitor_options(monitor_file: str | None, every: int | None) -> MonitorOptions | None:
-    """The monitor runs when asked for, by a file to write or a sampling period."""
+def monitor_options(monitor_file: str | None, every: int | None, metric: str | None = None,
+                    budget: float | None = None) -> MonitorOptions | None:
+    """The monitor runs when asked for, by a file to write, a sampling period, a metric or a budget."""
     if every is not None and every < 1:
         raise ConfigError(f"--monitor-every must be >= 1, got {every}")
-    if monitor_file is None and every is None:
+    if budget is not None and not 0 <= budget <= 1:
+        raise ConfigError(f"--monitor-budget must be in [0, 1], got {budget}")
+    if monitor_file is None and every is None and metric is None and budget is None:
         return None
-    return MonitorOptions(every=every or 30)
+    return MonitorOptions(every=every or 30, perceptual=metric or MonitorOptions.perceptual,
+                          budget=MonitorOptions.budget if budget is None else budget)
+
+
+MONITOR_METRIC_HELP = ("Learned metric for the cross-scale score: the distilled ST-LPIPS student (default, "
+                       "~30x cheaper), ST-LPIPS itself, both, or none.")
+MONITOR_BUDGET_HELP = ("Most of the wall time the monitor may spend scoring (default 0.1): after each scored "
+                       "pair it rests in proportion. 0 = score whenever free.")
 
 
 def summary(result: UpscaleResult) -> str:
@@ -156,14 +166,16 @@ def summary(result: UpscaleResult) -> str:
                    "flicker) and write one JSON line per scored frame to FILE; see `vsr report`.")
 @click.option("--monitor-every", type=int, default=None,
               help="Score frames k and k+1 for every k multiple of N (default 30; enables the monitor).")
+@click.option("--monitor-metric", type=click.Choice(PERCEPTUAL), default=None, help=MONITOR_METRIC_HELP)
+@click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
 @click.option("--overwrite", "-y", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 def command(input_path: str, output_path: str, scale: int | None, model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, config_path: str | None,
-            sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None,
-            overwrite: bool, quiet: bool) -> None:
+            sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
+            monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
     """Upscale INPUT (a video FFmpeg reads, or an image) into OUTPUT.
 
     Audio, subtitles and timestamps are kept; the output is written under a temporary name and
@@ -185,7 +197,7 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
     )
     if Path(output_path).suffix == "":
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
-    monitor = monitor_options(monitor_file, monitor_every)
+    monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
     job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames,
                      monitor=monitor, monitor_file=monitor_file)
     progress = Progress(enabled=not quiet,

@@ -4,7 +4,8 @@ All inputs are ``(1,3,H,W)`` float RGB in [0,1] on one device; ``scale`` is the 
 
 - **cross-scale** (:func:`cross_scale`): downscale the *input* frame by ``scale``, upscale it with the
   same model, compare with the input frame, which is a true reference at that size. ST-LPIPS
-  (lower is better, 0 = identical) and PSNR-Y (dB, higher is better).
+  (lower is better, 0 = identical) and PSNR-Y (dB, higher is better); or, at a fraction of the cost,
+  the distilled student of ST-LPIPS (:mod:`vsr.metrics.student`), which reads on the same scale.
 - **fidelity** (:func:`fidelity_psnr`): the output downscaled back to the input size against the
   input, PSNR-Y in dB (higher is better): does the upscale stay true to what was there?
 - **detail** (:func:`detail_ratio`): high-frequency energy of the output over that of a bicubic
@@ -17,7 +18,7 @@ All inputs are ``(1,3,H,W)`` float RGB in [0,1] on one device; ``scale`` is the 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from vsr.ops.highfreq import highpass
 from vsr.ops.resize import imresize_down, modcrop
 
 Upscale = Callable[[torch.Tensor], torch.Tensor]
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 _BICUBIC: dict[int, ResampleUpscaler] = {}
 
 
@@ -43,16 +45,21 @@ def _psnr(a: torch.Tensor, b: torch.Tensor, border: int) -> float:
 
 
 def cross_scale(
-    frame: torch.Tensor, upscale: Upscale, scale: int, lpips: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
-    border: int = 4,
+    frame: torch.Tensor, upscale: Upscale, scale: int,
+    lpips: Metric | Mapping[str, Metric] | None, border: int = 4,
 ) -> dict[str, float]:
-    """Input frame as its own reference: ``upscale(downscale(frame))`` vs ``frame``."""
+    """Input frame as its own reference: ``upscale(downscale(frame))`` vs ``frame``.
+
+    ``lpips``: the perceptual metric, scored as ``cross_scale_lpips``; or a mapping of score names
+    to metrics (e.g. ``{"cross_scale_lpips_student": student}``)."""
     ref = modcrop(frame.float(), scale)
     low = imresize_down(ref, scale).clamp(0, 1)
     rec = upscale(low).float().clamp(0, 1)
     out = {"cross_scale_psnr": _psnr(rec, ref, border)}
-    if lpips is not None and min(ref.shape[-2:]) >= 32:
-        out["cross_scale_lpips"] = float(lpips(rec, ref)[0])
+    metrics = {"cross_scale_lpips": lpips} if callable(lpips) else dict(lpips or {})
+    if min(ref.shape[-2:]) >= 32:
+        for key, metric in metrics.items():
+            out[key] = float(metric(rec, ref)[0])
     return out
 
 

@@ -31,11 +31,15 @@ log = logging.getLogger("vsr.monitor")
 SCORES = {
     # name: (meaning, which direction is better)
     "cross_scale_lpips": ("ST-LPIPS of the model's upscale of the downscaled input vs the input", "lower"),
+    "cross_scale_lpips_student": ("the same, by the distilled student of ST-LPIPS (same scale, ~40x cheaper)", "lower"),
     "cross_scale_psnr": ("PSNR-Y (dB) of the same", "higher"),
     "fidelity_psnr": ("PSNR-Y (dB) of the output downscaled back vs the input", "higher"),
     "detail_ratio": ("high-frequency energy of the output / of a bicubic upscale", "higher, with low LPIPS"),
     "flicker_ratio": ("detail change between frames on static input, output / bicubic", "lower (1 = as steady as bicubic)"),
 }
+
+PERCEPTUAL = ("student", "stlpips", "both", "none")
+LPIPS_KEYS = (("cross_scale_lpips", "ST-LPIPS"), ("cross_scale_lpips_student", "ST-LPIPS-student"))
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,20 @@ class Sample:
 class MonitorOptions:
     every: int = 30  # score frames k and k+1 for every k multiple of this; 0 disables scoring
     crop: int = 256  # centre crop of the input, in pixels a side, that is scored
-    perceptual: bool = True  # ST-LPIPS (the costliest score)
+    perceptual: str = "student"  # one of PERCEPTUAL: which learned metric scores cross-scale
     flicker_alert: float = 2.0  # alert when flicker_ratio exceeds this
-    lpips_alert: float = 0.25  # alert when cross_scale_lpips exceeds this
+    lpips_alert: float = 0.25  # alert when cross-scale ST-LPIPS (or its student) exceeds this
+    # Duty-cycle cap: after scoring a pair of frames that took t seconds, rest t * (1/budget - 1)
+    # seconds before starting the next pair, so the monitor is busy at most this fraction of the
+    # wall time (0 = no cap: score whenever free). Samples offered while resting are counted. The
+    # first pair, which pays one-off warm-up costs, sets no rest.
+    budget: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.perceptual not in PERCEPTUAL:
+            raise ValueError(f"unknown monitor metric {self.perceptual!r} (valid: {', '.join(PERCEPTUAL)})")
+        if not 0 <= self.budget <= 1:
+            raise ValueError(f"monitor budget must be in [0, 1], got {self.budget}")
 
 
 class MonitorStage(Stage):
@@ -72,6 +87,11 @@ class MonitorStage(Stage):
         self.sink = sink
         self.seen = 0  # samples taken (frames the monitor wanted and was free for)
         self.sampled = 0  # frames scored
+        self.rested = 0  # samples passed over to keep within the duty-cycle budget
+        self.busy_s = 0.0  # seconds spent scoring
+        self._rest_until = 0.0
+        self._last_scored = -2
+        self._pair_open = False  # the last scored frame started a pair; its successor completes it
         self.records: list[dict[str, Any]] = []
         self.alerts: list[str] = []
         self._prev: tuple[int, torch.Tensor, torch.Tensor] | None = None
@@ -98,10 +118,15 @@ class MonitorStage(Stage):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             except (AttributeError, OSError, PermissionError):
                 log.debug("could not lower the monitor thread's priority")
-        if self.options.perceptual:
+        self.lpips = {}
+        if self.options.perceptual in ("stlpips", "both"):
             from vsr.metrics.stlpips import STLPIPS
 
-            self.lpips = STLPIPS("alex").to(device)
+            self.lpips["cross_scale_lpips"] = STLPIPS("alex").to(device)
+        if self.options.perceptual in ("student", "both"):
+            from vsr.metrics.student import load_student
+
+            self.lpips["cross_scale_lpips_student"] = load_student().to(device)
 
     def wants(self, index: int) -> bool:
         every = self.options.every
@@ -118,6 +143,12 @@ class MonitorStage(Stage):
 
     def process(self, sample: Sample) -> Iterable[Any]:
         self.seen += 1
+        start = time.perf_counter()
+        # The second frame of a pair (for flicker) is always scored; a new pair waits out the rest.
+        completes_pair = self._pair_open and sample.index == self._last_scored + 1
+        if not completes_pair and start < self._rest_until:
+            self.rested += 1
+            return ()
         if self.stream is not None:
             with torch.cuda.stream(self.stream):
                 if sample.ready is not None:
@@ -127,6 +158,12 @@ class MonitorStage(Stage):
         else:
             record = self._score(sample.index, sample.pts, sample.decoded, sample.out)
         self._emit(record)
+        now = time.perf_counter()
+        self.busy_s += now - start
+        self._last_scored = sample.index
+        self._pair_open = not completes_pair
+        if self.options.budget > 0 and self.sampled > 2:  # the first pair pays one-off warm-up costs
+            self._rest_until = now + (now - start) * (1 / self.options.budget - 1)
         return ()
 
     @torch.inference_mode()
@@ -162,9 +199,11 @@ class MonitorStage(Stage):
             flicker = record.get("flicker_ratio")
             if flicker is not None and flicker > self.options.flicker_alert:
                 self.alerts.append(f"flicker {flicker:.2f}x bicubic at frame {record['index']}")
-            lp = record.get("cross_scale_lpips")
-            if lp is not None and lp > self.options.lpips_alert:
-                self.alerts.append(f"cross-scale ST-LPIPS {lp:.3f} at frame {record['index']}")
+            for key, label in LPIPS_KEYS:
+                lp = record.get(key)
+                if lp is not None and lp > self.options.lpips_alert:
+                    self.alerts.append(f"cross-scale {label} {lp:.3f} at frame {record['index']}")
+                    break
         if self.sink is not None:
             self.sink.write(json.dumps(record) + "\n")
             self.sink.flush()
@@ -180,8 +219,9 @@ class MonitorStage(Stage):
                     r["flicker_ratio"] = rec["flicker_ratio"]
                     break
         parts = []
-        if "cross_scale_lpips" in r:
-            parts.append(f"xs-LPIPS {r['cross_scale_lpips']:.3f}")
+        for key, label in LPIPS_KEYS:
+            if key in r:
+                parts.append(f"xs-{label.replace('ST-', '')} {r[key]:.3f}")
         parts.append(f"xs-PSNR {r['cross_scale_psnr']:.1f}")
         parts.append(f"detail {r['detail_ratio']:.2f}x")
         if "flicker_ratio" in r:
@@ -196,14 +236,16 @@ class MonitorStage(Stage):
             values = [r[key] for r in records if key in r and math.isfinite(r[key])]
             if values:
                 means[key] = round(sum(values) / len(values), 4)
-        return {"frames_scored": len(records), "mean": means, "alerts": len(self.alerts)}
+        return {"frames_scored": len(records), "frames_rested": self.rested, "busy_s": round(self.busy_s, 3),
+                "mean": means, "alerts": len(self.alerts)}
 
 
 def summary_line(summary: dict[str, Any]) -> str:
     m = summary["mean"]
     parts = [f"{summary['frames_scored']} frames scored"]
-    if "cross_scale_lpips" in m:
-        parts.append(f"cross-scale ST-LPIPS {m['cross_scale_lpips']:.3f}")
+    for key, label in LPIPS_KEYS:
+        if key in m:
+            parts.append(f"cross-scale {label} {m[key]:.3f}")
     if "cross_scale_psnr" in m:
         parts.append(f"cross-scale PSNR {m['cross_scale_psnr']:.2f} dB")
     if "fidelity_psnr" in m:
