@@ -93,7 +93,7 @@ ARCHS: dict[str, ArchSpec] = {
 
 # The model `vsr upscale` uses when none is named, per scale: a shipped learned model once it beats
 # bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos.
-DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "lanczos"}
+DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compact-x4-fast"}
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
 
