@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only these variants (e.g. full 'no hfp')")
     args = ap.parse_args(argv)
 
+    from vsr.archs import load_model
     from vsr.metrics.benchmark import evaluate, find_datasets
     from vsr.train.loop import Trainer
 
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(args.out) / name.replace(" ", "-")
         cfg = load_train_config(args.config, base_sets + extra + [f'run.dir="{run_dir}"'])
         t0 = time.perf_counter()
-        result = Trainer(cfg, progress=lambda line: print(f"[{name}] {line}", file=sys.stderr, flush=True)).run(
-            args.data, fresh=True)
+        trainer = Trainer(cfg, progress=lambda line: print(f"[{name}] {line}", file=sys.stderr, flush=True))
+        result = trainer.run(args.data, fresh=True)
         train_s = time.perf_counter() - t0
-        model = _load(result.weights)
+        model = load_model(str(result.weights), trainer.scale)
         scores = evaluate({name: model.module}, datasets, model.scale, torch.device("cpu"),
                           max_images=args.max_images)
         row = {"variant": name, "off": extra, "steps": result.step, "train_s": round(train_s),
@@ -84,14 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-def _load(weights: Path):
-    from vsr.archs import load_model
-    from vsr.archs.files import read_state_dict
-
-    _, meta = read_state_dict(weights)
-    return load_model(str(weights), int(json.loads(meta["config"])["scale"]))
 
 
 def format_rows(rows: list[dict]) -> str:

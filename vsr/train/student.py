@@ -36,13 +36,10 @@ from vsr.metrics.student import PerceptualStudent
 from vsr.ops.highfreq import gaussian_blur, highpass
 from vsr.ops.resize import imresize_down
 from vsr.train.data import find_images
+from vsr.train.degrade import _uniform as _u
 from vsr.train.degrade import h264_roundtrip, jpeg_roundtrip
 
 Distortion = Callable[[torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
-
-
-def _u(gen: torch.Generator, lo: float, hi: float) -> float:
-    return lo + (hi - lo) * float(torch.rand((), generator=gen))
 
 
 def _resample_up(x: torch.Tensor, scale: int, kernel: str) -> torch.Tensor:
