@@ -70,6 +70,28 @@ def test_repconv_fuses_to_one_conv_borders_included(c_in: int, c_out: int, expan
         assert (block(x) - F.conv2d(x, w, b, padding=1)).abs().max() < 1e-10
 
 
+def test_load_plain_starts_the_branches_at_the_deploy_network() -> None:
+    """Fine-tuning shipped weights: the multi-branch net loaded from a plain one computes the same
+    function, re-parameterises back to the same weights, and still trains every branch."""
+    torch.manual_seed(3)
+    plain = RepSR(2, 8, 2).double()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    plain = plain.reparameterize()
+    net = RepSR(2, 8, 2).double()
+    net.load_plain(plain)
+    x = torch.rand(1, 3, 11, 9, dtype=torch.float64)
+    with torch.no_grad():
+        assert (net(x) - plain(x)).abs().max() < 1e-10
+        for a, b in zip(net.reparameterize().parameters(), plain.parameters()):
+            assert (a - b).abs().max() < 1e-10
+    net(x).square().mean().backward()
+    assert net.convs[1].conv1.weight.grad.abs().sum() > 0 and net.convs[1].expand3.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="does not match"):
+        RepSR(2, 16, 2).load_plain(plain)
+
+
 def test_reparameterize_changes_with_training() -> None:
     """The fused weights follow the trained branches (not a stale copy)."""
     net = RepSR(2, 8, 1)

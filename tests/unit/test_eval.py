@@ -79,5 +79,13 @@ def test_eval_table_and_json(eval_root: Path, tmp_path: Path) -> None:
 def test_eval_without_lpips_and_unknown_model(eval_root: Path) -> None:
     result = CliRunner().invoke(command, ["-m", "lanczos", "--data", str(eval_root / "SetA"), "-s", "2", "--no-lpips"])
     assert result.exception is None and "SetA" in result.output and result.output.count("lanczos") == 2
+    result = CliRunner().invoke(command, ["-m", "lanczos", "--compare", "bicubic", "--no-baselines", "--data",
+                                          str(eval_root / "SetA"), "-s", "2", "--no-lpips"])
+    rows = [ln.split()[-6] for ln in result.output.splitlines() if re.search(r"\s\d+\.\d+\s+\d\.\d{4}\s", ln)]
+    assert result.exception is None and rows == ["lanczos", "bicubic"], result.output
+    result = CliRunner().invoke(command, ["-m", "lanczos", "--no-baselines", "--data", str(eval_root / "SetA"), "-s", "2",
+                                          "--no-lpips"])
+    rows = [ln for ln in result.output.splitlines() if re.search(r"\s\d+\.\d+\s+\d\.\d{4}\s", ln)]
+    assert result.exception is None and len(rows) == 1 and "lanczos" in rows[0], result.output
     result = CliRunner().invoke(command, ["-m", "no-such-model", "--data", str(eval_root), "-s", "2"])
     assert isinstance(result.exception, LookupError) and "unknown model" in str(result.exception)

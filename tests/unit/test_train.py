@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from vsr.archs import load_model
 from vsr.cli.train import command
-from vsr.errors import ConfigError
+from vsr.errors import ConfigError, InvalidInputError
 from vsr.io.image import write_image
 from vsr.ops.resize import downscale_taps, imresize_down
 from vsr.train.config import TRAIN_CONFIG_DIR, DegradationConfig, load_train_config
@@ -164,6 +164,42 @@ def test_perceptual_run_from_fidelity_init(image_dir: Path, tmp_path: Path) -> N
     assert re.search(r"step 2/2 .*stlpips [0-9.]+ gan [0-9.]+ disc [0-9.]+\)", out)
     state = torch.load(tmp_path / "perc" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2 and "disc" in state
+
+
+def test_init_from_deploy_weights(image_dir: Path, tmp_path: Path) -> None:
+    """run.init with a .safetensors file fine-tunes those weights: exported before any step they come back unchanged."""
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    from vsr.archs.files import load_weights_file, save_weights_file
+    from vsr.archs.rep import RepSR
+
+    torch.manual_seed(5)
+    net = RepSR(2, 8, 1, expand=1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    start = tmp_path / "start.safetensors"
+    save_weights_file(start, net.reparameterize())
+    common = ["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"", "--set=loss.distill_weight=0",
+              "--set=data.batch=2", "--set=data.patch=12", f"--set=run.init=\"{start}\""]
+    from vsr.train.loop import Trainer
+
+    trainer = Trainer(load_train_config("x2-fast-fidelity", [o.removeprefix("--set=") for o in common if o.startswith("--set")]
+                                        + [f"run.dir=\"{tmp_path / 'a'}\""]))
+    trainer.init_from(str(start))
+    x = torch.rand(1, 3, 10, 12)
+    with torch.no_grad():
+        same = load_weights_file(trainer.export()).module(x)
+        assert (same - net(x)).abs().max() < 1e-5
+    out = _train(common + ["--set=optim.steps=2", f"--set=run.dir=\"{tmp_path / 'b'}\""])
+    assert f"initialised the model from {start}" in out
+    with torch.no_grad():
+        moved = load_weights_file(tmp_path / "b" / "tiny-x2.safetensors").module(x)
+    assert (moved - same).abs().max() > 1e-6
+    wrong = tmp_path / "wrong.safetensors"
+    save_weights_file(wrong, RepSR(2, 16, 1).reparameterize())
+    with pytest.raises(InvalidInputError, match="cannot start"):
+        _train(common[:-1] + [f"--set=run.init=\"{wrong}\"", "--set=optim.steps=1", f"--set=run.dir=\"{tmp_path / 'c'}\""])
 
 
 def test_distillation_from_teacher_file(image_dir: Path, tmp_path: Path) -> None:

@@ -100,6 +100,33 @@ class RepSR(nn.Module):
         return self.num_conv + 2
 
     @torch.no_grad()
+    def load_plain(self, plain: PlainSR) -> None:
+        """Set the branches so this network computes exactly ``plain`` (same scale and size): the
+        3x3 branch takes the deploy weights less the identity, the 1x1 and expand branches start at
+        zero (the expand branch's 1x1 keeps its init so gradients reach it once its 3x3 moves).
+        Used to fine-tune shipped deploy weights."""
+        want = (self.scale, self.channels, self.num_conv, self.act)
+        got = (plain.scale, plain.channels, plain.num_conv, plain.act)
+        if want != got or plain.in_channels != 3:
+            raise ValueError(f"plain network (scale, channels, num_conv, act) {got} does not match {want}")
+        convs = [m for m in plain.body if isinstance(m, nn.Conv2d)]
+        acts = [m for m in plain.body if not isinstance(m, nn.Conv2d)]
+        for rep, conv in zip(self.convs, convs):
+            w = conv.weight.detach().to(rep.conv3.weight).clone()
+            if rep.identity:
+                idx = torch.arange(rep.c_out, device=w.device)
+                w[idx, idx, 1, 1] -= 1.0
+            rep.conv3.weight.copy_(w)
+            rep.conv3.bias.copy_(conv.bias)  # type: ignore[union-attr]
+            for p in rep.conv1.parameters():
+                p.zero_()
+            if rep.expand > 0:
+                for p in rep.expand3.parameters():
+                    p.zero_()
+        for dst, src in zip(self.acts, acts):
+            dst.load_state_dict(src.state_dict())
+
+    @torch.no_grad()
     def reparameterize(self) -> PlainSR:
         """The plain deploy network computing the same function (f32, eval mode, on this device)."""
         plain = PlainSR(self.scale, self.channels, self.num_conv, self.act)

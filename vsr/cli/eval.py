@@ -15,6 +15,10 @@ import click
 @click.option("-m", "--model", "model_name", required=True, help="Model name (vsr/weights, bicubic, lanczos) or weight file.")
 @click.option("--data", "data_dirs", multiple=True, required=True, type=click.Path(file_okay=False),
               help="Dataset folder of HR images, or a folder of dataset folders (repeatable).")
+@click.option("--compare", "compare", multiple=True,
+              help="Another model to evaluate on the same LR inputs in the same run (repeatable).")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also evaluate bicubic and lanczos.")
 @click.option("-s", "--scale", type=int, required=True, help="Upscaling factor.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the results as JSON.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
@@ -23,7 +27,7 @@ import click
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="Compute ST-LPIPS (slow on the CPU).")
 @click.option("--max-images", type=int, default=0, help="Only the first N images of each dataset (0: all).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
-def command(model_name: str, data_dirs: tuple[str, ...], scale: int, json_path: str | None, device: str,
+def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...], baselines: bool, scale: int, json_path: str | None, device: str,
             precision: str, lpips: bool, max_images: int, threads: int) -> None:
     """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
     import torch
@@ -40,9 +44,9 @@ def command(model_name: str, data_dirs: tuple[str, ...], scale: int, json_path: 
         click.echo("vsr: note: fp16 on the CPU is slow and only for checks", err=True)
     model = load_model(model_name, scale)
     methods = {model.name: model.module}
-    for baseline in ("bicubic", "lanczos"):
-        if baseline != model.name:
-            methods[baseline] = load_model(baseline, scale).module
+    for other in (*compare, *(("bicubic", "lanczos") if baselines else ())):
+        if other not in methods:
+            methods[other] = load_model(other, scale).module
     datasets = find_datasets(data_dirs)
     results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images,
                        progress=lambda line: click.echo(f"vsr: {line}", err=True))
@@ -50,7 +54,7 @@ def command(model_name: str, data_dirs: tuple[str, ...], scale: int, json_path: 
     click.echo(format_table(results))
     if json_path:
         doc = {
-            "model": model.name, "arch": model.arch, "source": model.source, "scale": scale,
+            "model": model.name, "compared": list(methods)[1:], "arch": model.arch, "source": model.source, "scale": scale,
             "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
             "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
             "dtype": str(dtype).removeprefix("torch."),

@@ -74,7 +74,7 @@ class RunConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0: no limit
-    init: str = ""  # start the model from another run's checkpoint.pt (e.g. perceptual from fidelity)
+    init: str = ""  # start from another run's checkpoint.pt (e.g. perceptual from fidelity), or deploy weights (.safetensors / shipped name)
 
 
 @dataclass(frozen=True)

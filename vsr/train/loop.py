@@ -184,9 +184,21 @@ class Trainer:
             self.scaler_d.load_state_dict(state["scaler_d"])
         self.step = int(state["step"])
 
-    def init_from(self, path: Path) -> None:
+    def init_from(self, source: str) -> None:
         """Start from the model weights of another run's checkpoint (same preset; step and
-        optimiser start fresh), e.g. a perceptual run from a fidelity run."""
+        optimiser start fresh), e.g. a perceptual run from a fidelity run; or from deploy weights (a
+        ``.safetensors`` file or a shipped model name) of the same size, loaded exactly into the
+        train-time branches, e.g. to fine-tune a shipped model."""
+        path = Path(source)
+        if path.suffix != ".pt":
+            from vsr.archs import load_model
+
+            try:
+                plain = load_model(source, self.scale).module
+                self.model.load_plain(plain)  # type: ignore[operator]
+            except (ValueError, AttributeError, TypeError) as e:
+                raise InvalidInputError(f"run.init {source}: cannot start {self.preset.name!r} from it: {e}") from None
+            return
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
             self.model.load_state_dict(state["model"])
@@ -258,7 +270,7 @@ class Trainer:
             self.load_checkpoint()
             self.progress(f"resumed {self.checkpoint_path} at step {self.step}")
         elif cfg.run.init:
-            self.init_from(Path(cfg.run.init))
+            self.init_from(cfg.run.init)
             self.progress(f"initialised the model from {cfg.run.init}")
         dirs = tuple(data_dirs) or cfg.data.dirs
         self.data_dirs = dirs
