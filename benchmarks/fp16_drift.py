@@ -4,6 +4,8 @@ For each model, over every image of the given dataset folders (HR cropped to a m
 LR = the eval protocol's antialiased bicubic downscale, 8-bit), runs the network in fp32 and in fp16
 on the same device and reports the largest absolute difference of the unclamped outputs in 1/255
 units, and how many 8-bit output levels differ after rounding. The model issue's bar is 0.5/255.
+Two fp16 forms are measured: ``engine``, what the engine runs (``PlainSR.mixed_half``: fp32 input,
+head conv and skip, fp16 body), and ``all-fp16`` (the input and every layer in fp16).
 
     python benchmarks/fp16_drift.py -m compact-x2-fast -s 2 --data ../shared/data/eval/Set5 ../shared/data/eval/Set14
 
@@ -28,24 +30,29 @@ def drift(model_name: str, scale: int, images: list[Path], device: torch.device)
     from vsr.metrics.fidelity import quantize
     from vsr.ops.resize import imresize_down
 
+    import copy
+
     net = load_model(model_name, scale).module.to(device).eval()
-    worst, worst_levels, levels_changed, pixels = 0.0, 0, 0, 0
-    for path in images:
-        lr = quantize(imresize_down(load_hr(path, scale), scale)).to(device)
-        with torch.no_grad():
-            ref = net.float()(lr)
-            half = net.half()(lr.half()).float()
-        diff = (half - ref).abs()
-        worst = max(worst, diff.max().item() * 255)
-        q = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
-        changed = q(half) != q(ref)
-        levels_changed += int(changed.sum())
-        worst_levels = max(worst_levels, int((q(half) - q(ref)).abs().max()))
-        pixels += ref.numel()
-        net.float()
-    return {"model": model_name, "scale": scale, "images": len(images), "max_abs_diff_255": worst,
-            "max_level_diff": worst_levels, "fraction_levels_changed": levels_changed / max(pixels, 1),
-            "within_bar": worst <= 0.5}
+    forms = {"all-fp16": lambda x: copy.deepcopy(net).half()(x.half())}
+    if callable(getattr(net, "mixed_half", None)):
+        mixed = copy.deepcopy(net).mixed_half()
+        forms["engine"] = mixed
+    row: dict = {"model": model_name, "scale": scale, "images": len(images)}
+    for form, fn in forms.items():
+        worst, worst_levels, levels_changed, pixels = 0.0, 0, 0, 0
+        for path in images:
+            lr = quantize(imresize_down(load_hr(path, scale), scale)).to(device)
+            with torch.no_grad():
+                ref = net(lr)
+                half = fn(lr).float()
+            worst = max(worst, (half - ref).abs().max().item() * 255)
+            q = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
+            levels_changed += int((q(half) != q(ref)).sum())
+            worst_levels = max(worst_levels, int((q(half) - q(ref)).abs().max()))
+            pixels += ref.numel()
+        row[form] = {"max_abs_diff_255": worst, "max_level_diff": worst_levels,
+                     "fraction_levels_changed": levels_changed / max(pixels, 1), "within_bar": worst <= 0.5}
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.model:
         row = drift(name, args.scale, images, device)
         rows.append(row)
-        print(f"{name} x{args.scale} on {device}: max |fp16 - fp32| = {row['max_abs_diff_255']:.3f}/255 over "
-              f"{row['images']} images; 8-bit levels changed: {100 * row['fraction_levels_changed']:.4f}% "
-              f"(at most {row['max_level_diff']}); bar 0.5/255: {'met' if row['within_bar'] else 'NOT met'}")
+        for form in ("engine", "all-fp16"):
+            if form in row:
+                r = row[form]
+                print(f"{name} x{args.scale} on {device}, {form}: max |fp16 - fp32| = {r['max_abs_diff_255']:.3f}/255 over "
+                      f"{row['images']} images; 8-bit levels changed: {100 * r['fraction_levels_changed']:.4f}% "
+                      f"(at most {r['max_level_diff']}); bar 0.5/255: {'met' if r['within_bar'] else 'NOT met'}")
     if args.json:
         doc = {"date": datetime.date.today().isoformat(), "device": str(device) if device.type == "cpu" else
                torch.cuda.get_device_name(device), "torch": torch.__version__,

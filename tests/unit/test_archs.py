@@ -92,6 +92,27 @@ def test_load_plain_starts_the_branches_at_the_deploy_network() -> None:
         RepSR(2, 16, 2).load_plain(plain)
 
 
+def test_mixed_half_keeps_head_and_skip_in_fp32() -> None:
+    torch.manual_seed(4)
+    net = RepSR(2, 8, 2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    plain = net.reparameterize()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        ref = plain(x)
+        mixed = plain.mixed_half()
+        assert mixed is plain and plain.body[0].weight.dtype == torch.float32
+        assert all(m.weight.dtype == torch.float16 for m in list(plain.body)[1:] if hasattr(m, "weight"))
+        out = mixed(x)
+        assert out.dtype == torch.float16 and out.shape == ref.shape
+        assert (out.float() - ref).abs().max() < 5e-3 * max(1.0, ref.abs().max().item())
+        assert mixed.mixed_half() is mixed  # idempotent
+    with pytest.raises(ValueError, match="fp32 network"):
+        RepSR(2, 8, 1).reparameterize().half().mixed_half()
+
+
 def test_reparameterize_changes_with_training() -> None:
     """The fused weights follow the trained branches (not a stale copy)."""
     net = RepSR(2, 8, 1)

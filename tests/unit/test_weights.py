@@ -34,11 +34,15 @@ def test_shipped_weights_match_card_preset_and_are_fp16_safe(name: str) -> None:
     model = load_model(name, preset.scale)
     params, gflops = deploy_cost(model.module)
     assert params == preset.params and abs(gflops - preset.gflops_1080p) < 0.05
-    x = _natural_like()
-    with torch.no_grad():
-        ref = model.module.float()(x)
-        half = model.module.half()(x.half()).float()
-    assert (half - ref).abs().max() <= 0.5 / 255
+    # the engine's fp16 form (fp32 head and skip, fp16 body) on a real photo and on a synthetic one
+    import copy
+
+    mixed = copy.deepcopy(model.module).float().mixed_half()
+    for x in (quantize(imresize_down(_photo(), preset.scale)), _natural_like()):
+        with torch.no_grad():
+            ref = model.module.float()(x)
+            half = mixed(x)
+        assert half.dtype == torch.float16 and (half.float() - ref).abs().max() <= 0.5 / 255
 
 
 def test_default_models_resolve() -> None:

@@ -150,7 +150,7 @@ def to_rgb(d: DecodedFrame, device: torch.device, dtype: torch.dtype) -> torch.T
 
 def preload(clip: str | Path, frames: int, engine: Engine, threads: int = 0) -> list[torch.Tensor]:
     """The clip's first ``frames`` frames as engine-ready tensors on the engine's device."""
-    out = [to_rgb(d, engine.device, engine.dtype) for d in decoded_frames(clip, frames, threads)]
+    out = [to_rgb(d, engine.device, engine.input_dtype) for d in decoded_frames(clip, frames, threads)]
     sync(engine.device)
     return out
 
@@ -203,7 +203,7 @@ def run_pipeline(clip: str | Path, engine: Engine, config: PipelineConfig, frame
         runner = Runner(
             DecodeStage(media, frames),
             [
-                UploadStage(engine.device, engine.dtype),
+                UploadStage(engine.device, engine.input_dtype),
                 InferStage(engine, config.model.batch),
                 DownloadStage(output.spec, engine.device),
                 sink,
@@ -241,7 +241,7 @@ def naive_loop(clip: str | Path, engine: Engine, config: PipelineConfig, frames:
                 continue
             if n >= frames:
                 break
-            y = engine(to_rgb(item, engine.device, engine.dtype)[None])[0]
+            y = engine(to_rgb(item, engine.device, engine.input_dtype)[None])[0]
             planes = host_planes(p.cpu() for p in rgb_to_yuv(y, yspec))
             if encode:
                 output.write_frame(planes, item.pts, item.index)

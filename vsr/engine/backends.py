@@ -255,7 +255,7 @@ class TensorRTRunner(Runner):
         trt = torch_tensorrt.compile(
             self.module.to(memory_format=torch.contiguous_format), ir="dynamo",
             inputs=[torch_tensorrt.Input(tuple(example.shape), dtype=example.dtype)],
-            enabled_precisions={example.dtype}, min_block_size=1,
+            enabled_precisions={example.dtype, self.dtype}, min_block_size=1,
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.ep")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -92,12 +94,22 @@ class Engine:
         self.dtype = resolve_precision(precision, device, model.fp16)
         self.tile = tile
         self.overlap = tile_overlap or model.context
-        module = model.module.to(device=device, dtype=self.dtype).eval()
+        # a private copy: converting in place would round the shared module's weights for every later user
+        module = copy.deepcopy(model.module).to(device=device).eval()
+        if self.dtype == torch.float16 and callable(getattr(module, "mixed_half", None)):
+            # fp16 body, fp32 head and skip (see PlainSR.mixed_half): frames arrive in fp32
+            module = module.mixed_half()
+        else:
+            module = module.to(dtype=self.dtype)
+        self.input_dtype = torch.float32 if getattr(module, "fp32_head", False) else self.dtype
         for p in module.parameters():
             p.requires_grad_(False)
         self.channels_last = device.type == "cuda"
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # video: the same shapes frame after frame
+            # fp32 convolutions (the fp32 engine, the fp16 engine's head) in true fp32, not TF32: TF32's
+            # 10-bit mantissa is no better than fp16 and would undo the fp32 head
+            torch.backends.cudnn.allow_tf32 = False
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
@@ -129,7 +141,7 @@ class Engine:
 
     def warmup(self, height: int, width: int) -> None:
         """Build (or load) and run the engines for frames of this size once, before timing."""
-        x = torch.zeros((self.batch, 3, height, width), device=self.device, dtype=self.dtype)
+        x = torch.zeros((self.batch, 3, height, width), device=self.device, dtype=self.input_dtype)
         self(x)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -138,7 +150,7 @@ class Engine:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected (N,3,H,W), got {tuple(x.shape)}")
-        x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+        x = x.to(device=self.device, dtype=self.input_dtype, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         n, _, h, w = x.shape

@@ -388,7 +388,7 @@ class StreamJob:
         self.runner = Runner(
             source,
             [
-                UploadStage(engine.device, engine.dtype),
+                UploadStage(engine.device, engine.input_dtype),
                 InferStage(engine, 1),
                 DownloadStage(output.spec, engine.device),
                 encode,

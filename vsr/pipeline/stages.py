@@ -33,7 +33,7 @@ from vsr.pipeline.stage import Source, Stage
 class Frame:
     """A video frame travelling through the pipeline; each stage fills the next field.
 
-    ``rgb``: ``(3,H,W)`` engine dtype [0,1] on the engine's device; ``out``: ``(3,sH,sW)`` same;
+    ``rgb``: ``(3,H,W)`` [0,1] in the engine's input dtype, on its device; ``out``: ``(3,sH,sW)`` in its compute dtype;
     ``planes``: host planes for the encoder; ``ready``: CUDA event after which ``rgb``/``out`` are
     valid on any stream (None on CPU).
     """

@@ -176,7 +176,7 @@ class UpscaleJob:
         self.runner = Runner(
             decode,
             [
-                UploadStage(engine.device, engine.dtype),
+                UploadStage(engine.device, engine.input_dtype),
                 InferStage(engine, self.config.model.batch),
                 DownloadStage(output.spec, engine.device),
                 encode,
