@@ -81,10 +81,18 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
-    ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode."""
+    ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16, networks
+    that have the engine's mixed form (``mixed_half``) run in it, on fp32 input."""
     metric = STLPIPS("alex").to(device) if lpips else None
-    for m in methods.values():
-        m.to(device=device, dtype=dtype).eval()
+    in_dtype: dict[str, torch.dtype] = {}
+    for name, m in methods.items():
+        m.to(device=device).eval()
+        if dtype == torch.float16 and callable(getattr(m, "mixed_half", None)):
+            m.float().mixed_half()  # the engine's fp16 form: fp32 input, head and skip
+            in_dtype[name] = torch.float32
+        else:
+            m.to(dtype=dtype)
+            in_dtype[name] = dtype
     results: dict[str, dict[str, MethodScore]] = {}
     for name, paths in datasets.items():
         paths = paths[:max_images] if max_images else paths
@@ -93,13 +101,13 @@ def evaluate(
         for path in paths:
             hr = load_hr(path, scale)
             lr = quantize(imresize_down(hr, scale))
-            lr_dev = lr.to(device=device, dtype=dtype)
+            lr_dev = {dt: lr.to(device=device, dtype=dt) for dt in set(in_dtype.values())}
             hr_dev = hr.to(device)
             for mname, module in methods.items():
                 with torch.no_grad():
                     _sync(device)
                     t0 = time.perf_counter()
-                    sr = module(lr_dev)
+                    sr = module(lr_dev[in_dtype[mname]])
                     _sync(device)
                     dt = time.perf_counter() - t0
                     sr = quantize(sr.float())
