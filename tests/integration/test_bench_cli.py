@@ -34,8 +34,10 @@ def report(tiny, tmp_path_factory) -> dict:
     mp.setenv("VSR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bench-cache"))
     try:
         config = load(PipelineConfig, None, ['encode.preset="ultrafast"', "model.batch=2"])
+        # best of 5 passes: the engine-alone figure (a 40 ms pass here) bounds the pipeline's below, and
+        # one scheduler hiccup on a busy 2-core machine must not decide that comparison
         settings = BenchSettings(config=config, frames=5, sweep_sizes=("48x32", "96x64"),
-                                 sweep_batches=(1, 2), content="procedural")
+                                 sweep_batches=(1, 2), content="procedural", repeats=5)
         return BenchRun(settings).run(resolve_clips((str(tiny),), 5), command="test")
     finally:
         mp.undo()
