@@ -16,6 +16,7 @@ result is what the engine's fp16 path sees. Prints one line per model; ``--json`
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import sys
@@ -25,30 +26,30 @@ import torch
 
 
 def drift(model_name: str, scale: int, images: list[Path], device: torch.device) -> dict:
-    from vsr.archs import load_model
+    from vsr.archs import load_model, set_precision
     from vsr.metrics.benchmark import load_hr
     from vsr.metrics.fidelity import quantize
     from vsr.ops.resize import imresize_down
 
-    import copy
-
     net = load_model(model_name, scale).module.to(device).eval()
-    forms = {"all-fp16": lambda x: copy.deepcopy(net).half()(x.half())}
-    if callable(getattr(net, "mixed_half", None)):
-        mixed = copy.deepcopy(net).mixed_half()
-        forms["engine"] = mixed
+    forms = {"all-fp16": (copy.deepcopy(net).half(), torch.float16)}
+    engine_form = copy.deepcopy(net)
+    if set_precision(engine_form, torch.float16) == torch.float32:  # the network has an fp32-head form
+        forms["engine"] = (engine_form, torch.float32)
+    levels = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
+    lrs = [quantize(imresize_down(load_hr(path, scale), scale)).to(device) for path in images]
+    with torch.no_grad():
+        refs = [net(lr) for lr in lrs]
     row: dict = {"model": model_name, "scale": scale, "images": len(images)}
-    for form, fn in forms.items():
+    for form, (module, in_dtype) in forms.items():
         worst, worst_levels, levels_changed, pixels = 0.0, 0, 0, 0
-        for path in images:
-            lr = quantize(imresize_down(load_hr(path, scale), scale)).to(device)
+        for lr, ref in zip(lrs, refs):
             with torch.no_grad():
-                ref = net(lr)
-                half = fn(lr).float()
+                half = module(lr.to(in_dtype)).float()
             worst = max(worst, (half - ref).abs().max().item() * 255)
-            q = lambda t: (t.clamp(0, 1) * 255).round()  # noqa: E731
-            levels_changed += int((q(half) != q(ref)).sum())
-            worst_levels = max(worst_levels, int((q(half) - q(ref)).abs().max()))
+            step = (levels(half) - levels(ref)).abs()
+            levels_changed += int((step > 0).sum())
+            worst_levels = max(worst_levels, int(step.max()))
             pixels += ref.numel()
         row[form] = {"max_abs_diff_255": worst, "max_level_diff": worst_levels,
                      "fraction_levels_changed": levels_changed / max(pixels, 1), "within_bar": worst <= 0.5}

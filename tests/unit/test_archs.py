@@ -113,6 +113,16 @@ def test_mixed_half_keeps_head_and_skip_in_fp32() -> None:
         RepSR(2, 8, 1).reparameterize().half().mixed_half()
 
 
+def test_set_precision_picks_the_form_and_input_dtype() -> None:
+    plain = RepSR(2, 8, 1).reparameterize()
+    assert archs.set_precision(plain, torch.float16) == torch.float32 and plain.fp32_head
+    assert archs.set_precision(plain, torch.float32) == torch.float32 and not plain.fp32_head
+    with torch.no_grad():
+        assert plain(torch.rand(1, 3, 6, 6)).dtype == torch.float32
+    lanczos = load_model("lanczos", 2).module
+    assert archs.set_precision(lanczos, torch.float16) == torch.float16
+
+
 def test_reparameterize_changes_with_training() -> None:
     """The fused weights follow the trained branches (not a stale copy)."""
     net = RepSR(2, 8, 1)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import nn
 
 from vsr.archs.plain import PlainSR
@@ -168,6 +169,19 @@ def _from_file(path: Path, name: str, scale: int, source: str) -> SRModel:
         )
     context = int(getattr(loaded.module, "receptive_radius", 8))
     return SRModel(name, loaded.arch, scale, loaded.module, True, context, fp16=True, source=source)
+
+
+def set_precision(module: nn.Module, dtype: torch.dtype) -> torch.dtype:
+    """Convert an fp32 network, in place, for inference in ``dtype``; returns the dtype its input
+    must have. For fp16, networks with an fp32-head form (:meth:`PlainSR.mixed_half`) take it and
+    want fp32 input; others convert wholly."""
+    if dtype == torch.float16 and callable(getattr(module, "mixed_half", None)):
+        module.mixed_half()
+        return torch.float32
+    if getattr(module, "fp32_head", False):
+        module.fp32_head = False  # back to one dtype throughout
+    module.to(dtype=dtype)
+    return dtype
 
 
 def _unknown(name: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vsr.archs import SRModel
+from vsr.archs import SRModel, set_precision
 from vsr.engine.device import resolve_precision
 from vsr.engine.backends import BACKENDS, Build, make_runner
 from vsr.errors import ConfigError
@@ -96,12 +96,8 @@ class Engine:
         self.overlap = tile_overlap or model.context
         # a private copy: converting in place would round the shared module's weights for every later user
         module = copy.deepcopy(model.module).to(device=device).eval()
-        if self.dtype == torch.float16 and callable(getattr(module, "mixed_half", None)):
-            # fp16 body, fp32 head and skip (see PlainSR.mixed_half): frames arrive in fp32
-            module = module.mixed_half()
-        else:
-            module = module.to(dtype=self.dtype)
-        self.input_dtype = torch.float32 if getattr(module, "fp32_head", False) else self.dtype
+        # fp16: an fp32 head and skip where the network has that form (PlainSR.mixed_half)
+        self.input_dtype = set_precision(module, self.dtype)
         for p in module.parameters():
             p.requires_grad_(False)
         self.channels_last = device.type == "cuda"

@@ -84,15 +84,9 @@ def evaluate(
     ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16, networks
     that have the engine's mixed form (``mixed_half``) run in it, on fp32 input."""
     metric = STLPIPS("alex").to(device) if lpips else None
-    in_dtype: dict[str, torch.dtype] = {}
-    for name, m in methods.items():
-        m.to(device=device).eval()
-        if dtype == torch.float16 and callable(getattr(m, "mixed_half", None)):
-            m.float().mixed_half()  # the engine's fp16 form: fp32 input, head and skip
-            in_dtype[name] = torch.float32
-        else:
-            m.to(dtype=dtype)
-            in_dtype[name] = dtype
+    from vsr.archs import set_precision
+
+    in_dtype = {name: set_precision(m.to(device=device).eval(), dtype) for name, m in methods.items()}
     results: dict[str, dict[str, MethodScore]] = {}
     for name, paths in datasets.items():
         paths = paths[:max_images] if max_images else paths
