@@ -88,8 +88,41 @@ def test_load_plain_starts_the_branches_at_the_deploy_network() -> None:
             assert (a - b).abs().max() < 1e-10
     net(x).square().mean().backward()
     assert net.convs[1].conv1.weight.grad.abs().sum() > 0 and net.convs[1].expand3.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="does not match"):
-        RepSR(2, 16, 2).load_plain(plain)
+    with pytest.raises(ValueError, match="does not fit"):
+        RepSR(2, 4, 2).load_plain(plain)  # narrower
+    with pytest.raises(ValueError, match="does not fit"):
+        RepSR(4, 8, 2).load_plain(plain)  # another scale
+    with pytest.raises(ValueError, match="needs prelu"):
+        RepSR(2, 8, 4, act="relu").load_plain(PlainSR(2, 8, 2, act="relu"))
+
+
+@pytest.mark.parametrize("channels,num_conv", [(8, 2), (12, 2), (8, 5), (12, 7)])
+def test_load_plain_grows_a_larger_network_with_the_same_function(channels: int, num_conv: int) -> None:
+    """A teacher started from a trained student (wider and/or deeper) computes the student's function
+    at step 0, and a training step moves every kind of weight, extra channels and convs included, so
+    the added capacity can learn."""
+    torch.manual_seed(5)
+    small = RepSR(2, 8, 2).double()
+    with torch.no_grad():
+        for p in small.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        for act in small.acts:
+            act.weight.uniform_(0.05, 0.5)
+    plain = small.reparameterize()
+    big = RepSR(2, channels, num_conv).double()
+    big.load_plain(plain)
+    x = torch.rand(2, 3, 13, 10, dtype=torch.float64)
+    with torch.no_grad():
+        assert (big(x) - plain(x)).abs().max() < 1e-10
+        assert (big.reparameterize()(x) - plain(x)).abs().max() < 1e-10
+    target = torch.rand(2, 3, 26, 20, dtype=torch.float64)
+    (big(x) - target).square().mean().backward()
+    tail = big.convs[-1].conv3.weight.grad
+    assert tail.abs().sum() > 0
+    if channels > 8:  # weights from the extra channels into the output start at 0 but get gradients
+        assert tail[:, 8:].abs().sum() > 0
+    for rep in big.convs[1:]:
+        assert rep.conv3.weight.grad.abs().sum() > 0 and rep.conv1.weight.grad.abs().sum() > 0
 
 
 def test_mixed_half_keeps_head_and_skip_in_fp32() -> None:

@@ -214,3 +214,46 @@ def test_distillation_from_teacher_file(image_dir: Path, tmp_path: Path) -> None
                   f"--set=loss.teacher=\"{teacher}\"", "--set=data.batch=2", "--set=data.patch=12",
                   "--set=optim.steps=2", "--set=run.log_every=1", f"--set=run.dir=\"{tmp_path / 'd'}\""])
     assert re.search(r"step 2/2 .*distill [0-9.]+\)", out)
+
+
+class _Nearest(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def test_teacher_targets_are_aligned_crops_of_one_teacher_pass(image_dir: Path) -> None:
+    """The teacher runs once per whole image; every sampled triple is aligned: the teacher crop is the
+    teacher's output for the LR crop, and the LR crop is the bicubic downscale of the HR crop away
+    from the crop's edge."""
+    from vsr.train.data import TeacherTargets
+
+    data = HRImageSet(find_images([image_dir]), 24)
+    targets = TeacherTargets(data, 2, BicubicDegradation(2), _Nearest())
+    assert len(targets) == 3
+    hr, lr, teacher = targets.sample(6, torch.Generator().manual_seed(4))
+    assert hr.shape == teacher.shape == (6, 3, 24, 24) and lr.shape == (6, 3, 12, 12)
+    assert (teacher - _Nearest()(lr)).abs().max() < 1e-3  # f16 storage
+    own = BicubicDegradation(2)(hr, torch.Generator())
+    assert (own[..., 3:-3, 3:-3] - lr[..., 3:-3, 3:-3]).abs().max() < 1.5 / 255
+    again = targets.sample(6, torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip((hr, lr, teacher), again))
+
+
+def test_distillation_runs_the_teacher_once_for_bicubic(image_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    from vsr.archs.files import save_weights_file
+    from vsr.archs.rep import RepSR
+
+    teacher = tmp_path / "teacher.safetensors"
+    save_weights_file(teacher, RepSR(2, 8, 1).reparameterize())
+    common = ["-c", "x2-fast-fidelity", "--data", str(image_dir), f"--set=model=\"{preset}\"",
+              f"--set=loss.teacher=\"{teacher}\"", "--set=data.batch=2", "--set=data.patch=12",
+              "--set=optim.steps=2", "--set=run.log_every=1"]
+    out = _train([*common, f"--set=run.dir=\"{tmp_path / 'once'}\""])
+    assert "ran the teacher once over the 3 training images" in out
+    assert re.search(r"step 2/2 .*distill [0-9.]+\)", out)
+    out = _train([*common, "--set=loss.teacher_once=false", f"--set=run.dir=\"{tmp_path / 'each'}\""])
+    assert "ran the teacher once" not in out and re.search(r"step 2/2 .*distill [0-9.]+\)", out)
+    real = _train([*common, "--set=degradation.kind=\"realworld\"", f"--set=run.dir=\"{tmp_path / 'real'}\""])
+    assert "ran the teacher once" not in real

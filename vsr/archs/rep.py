@@ -101,30 +101,66 @@ class RepSR(nn.Module):
 
     @torch.no_grad()
     def load_plain(self, plain: PlainSR) -> None:
-        """Set the branches so this network computes exactly ``plain`` (same scale and size): the
-        3x3 branch takes the deploy weights less the identity, the 1x1 and expand branches start at
-        zero (the expand branch's 1x1 keeps its init so gradients reach it once its 3x3 moves).
-        Used to fine-tune shipped deploy weights."""
-        want = (self.scale, self.channels, self.num_conv, self.act)
-        got = (plain.scale, plain.channels, plain.num_conv, plain.act)
-        if want != got or plain.in_channels != 3:
-            raise ValueError(f"plain network (scale, channels, num_conv, act) {got} does not match {want}")
+        """Set the branches so this network computes exactly ``plain``: the 3x3 branch takes the
+        deploy weights less the identity, the 1x1 and expand branches start at zero (the expand
+        branch's 1x1 keeps its init so gradients reach it once its 3x3 moves). Used to fine-tune
+        shipped deploy weights.
+
+        ``plain`` may also be smaller (fewer channels and/or convs, same scale and activation), to
+        start a larger network -- a distillation teacher -- from a trained student with the same
+        function (Net2Net-style growth):
+
+        - extra channels keep their random input weights, and every weight from an extra channel
+          into an original one is zero, so they change nothing until training moves those weights;
+        - extra body convs are identities on the original channels (fused weight = identity, bias
+          0, PReLU slope 1), spread evenly between the original convs. This needs ``prelu``.
+        """
+        c_s, n_s = plain.channels, plain.num_conv
+        same = (plain.scale, plain.act) == (self.scale, self.act) and plain.in_channels == 3
+        fits = c_s <= self.channels and n_s <= self.num_conv
+        if not same or not fits or (n_s < self.num_conv and self.act != "prelu"):
+            got = (plain.scale, plain.channels, plain.num_conv, plain.act)
+            want = (self.scale, self.channels, self.num_conv, self.act)
+            raise ValueError(
+                f"plain network (scale, channels, num_conv, act) {got} does not fit {want}: same scale and "
+                f"activation, no more channels or convs (growing the depth needs prelu)"
+            )
         convs = [m for m in plain.body if isinstance(m, nn.Conv2d)]
         acts = [m for m in plain.body if not isinstance(m, nn.Conv2d)]
-        for rep, conv in zip(self.convs, convs):
-            w = conv.weight.detach().to(rep.conv3.weight).clone()
+        # teacher conv index -> plain conv index (None: an inserted identity conv)
+        placed = {0: 0, self.num_conv + 1: n_s + 1}
+        placed.update({round(j * self.num_conv / n_s): j for j in range(1, n_s + 1)} if n_s else {})
+        for t, rep in enumerate(self.convs):
+            weight, bias = rep.fused()  # this block's own init, kept for the extra output channels
+            src = placed.get(t)
+            if src is None:
+                rows = c_s
+                weight[:rows] = 0.0
+                bias[:rows] = 0.0
+                idx = torch.arange(c_s, device=weight.device)
+                weight[idx, idx, 1, 1] = 1.0
+            else:
+                conv = convs[src]
+                rows, cols = conv.weight.shape[:2]
+                weight[:rows] = 0.0
+                weight[:rows, :cols] = conv.weight.to(weight)
+                bias[:rows] = conv.bias.to(bias)  # type: ignore[union-attr]
             if rep.identity:
-                idx = torch.arange(rep.c_out, device=w.device)
-                w[idx, idx, 1, 1] -= 1.0
-            rep.conv3.weight.copy_(w)
-            rep.conv3.bias.copy_(conv.bias)  # type: ignore[union-attr]
+                idx = torch.arange(rep.c_out, device=weight.device)
+                weight[idx, idx, 1, 1] -= 1.0
+            rep.conv3.weight.copy_(weight)
+            rep.conv3.bias.copy_(bias)  # type: ignore[union-attr]
             for p in rep.conv1.parameters():
                 p.zero_()
             if rep.expand > 0:
                 for p in rep.expand3.parameters():
                     p.zero_()
-        for dst, src in zip(self.acts, acts):
-            dst.load_state_dict(src.state_dict())
+            if t < len(self.acts):
+                act = self.acts[t]
+                if src is None:
+                    act.weight[:c_s] = 1.0  # type: ignore[index]
+                elif isinstance(act, nn.PReLU):
+                    act.weight[:c_s] = acts[src].weight.to(act.weight)  # type: ignore[index]
 
     @torch.no_grad()
     def reparameterize(self) -> PlainSR:

@@ -48,6 +48,7 @@ class LossConfig:
     stlpips_net: str = "alex"  # alex | vgg
     distill_weight: float = 0.0  # L1 to the teacher's output
     teacher: str = ""  # teacher weight file (.safetensors/.pth) or shipped name
+    teacher_once: bool = True  # bicubic degradation: run the teacher once per training image, not per step
     gan_weight: float = 0.0
     discriminator: str = "unet"  # unet | patch
     gan_start: int = 0  # step at which the adversarial term starts

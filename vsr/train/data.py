@@ -1,9 +1,10 @@
-"""HR training images, cached in memory as uint8, and seeded random crops."""
+"""HR training images, cached in memory as uint8, and seeded random crops; for distillation with a
+deterministic degradation, the teacher's output on each whole image, computed once."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -72,4 +73,70 @@ class HRImageSet:
         return out
 
 
-__all__ = ["HRImageSet", "find_images"]
+class TeacherTargets:
+    """Aligned random crops of ``(HR, LR, teacher output)`` with the teacher run once per image.
+
+    With a deterministic degradation (bicubic) a teacher's output for a crop is fixed, so instead of
+    a teacher forward pass per training step (several times the student's step on the CPU for a
+    larger teacher), each HR image (trimmed to a multiple of ``scale``) is degraded whole, the
+    teacher upscales the whole LR image once, and :meth:`sample` crops all three at the same place
+    (LR patch edge ``data.crop // scale``; same flips). LR crops are then crops of the whole LR image,
+    which differ from degrading the HR crop only in the 2-3 LR pixels at a crop's edge (there they are
+    the true downscale, not an edge-padded one). The teacher's outputs are kept as f16 CPU tensors.
+    """
+
+    def __init__(self, data: HRImageSet, scale: int, degrade: Callable, teacher: torch.nn.Module,
+                 device: torch.device | str = "cpu") -> None:
+        if data.crop % scale:
+            raise InvalidInputError(f"crop {data.crop} is not a multiple of the scale {scale}")
+        self.scale, self.patch = scale, data.crop // scale
+        self.hr: list[torch.Tensor] = []
+        self.lr: list[torch.Tensor] = []
+        self.target: list[torch.Tensor] = []
+        gen = torch.Generator().manual_seed(0)  # a deterministic degradation draws nothing from it
+        with torch.no_grad():
+            for img in data.images:
+                h, w = (img.shape[1] // scale) * scale, (img.shape[2] // scale) * scale
+                hr = img[:, :h, :w].contiguous()
+                lr = degrade(hr[None], gen)[0]
+                out = teacher(lr[None].to(device)).float()[0].cpu()
+                self.hr.append(hr)
+                self.lr.append(lr.mul(255).round().byte())  # the degradation quantises to 8-bit levels
+                self.target.append(out.half())
+        nbytes = sum(t.numel() * 2 for t in self.target)
+        log.info("teacher outputs for %d images, %.1f MiB f16 in memory", len(self.target), nbytes / 2**20)
+
+    def __len__(self) -> int:
+        return len(self.hr)
+
+    def sample(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``hr (batch,3,P*s,P*s)``, ``lr (batch,3,P,P)``, ``teacher (batch,3,P*s,P*s)``: f32 [0,1] CPU
+        (the teacher's output is not clamped), each from a random image and place, flipped/transposed
+        at random, the three aligned."""
+        s, p = self.scale, self.patch
+        hr_out = torch.empty(batch, 3, p * s, p * s)
+        lr_out = torch.empty(batch, 3, p, p)
+        t_out = torch.empty(batch, 3, p * s, p * s)
+        for i in range(batch):
+            k = int(torch.randint(len(self.hr), (1,), generator=gen))
+            lr = self.lr[k]
+            y = int(torch.randint(lr.shape[1] - p + 1, (1,), generator=gen))
+            x = int(torch.randint(lr.shape[2] - p + 1, (1,), generator=gen))
+            flips = torch.randint(2, (3,), generator=gen).tolist()
+            crops = (
+                self.hr[k][:, y * s : (y + p) * s, x * s : (x + p) * s].float().div(255),
+                lr[:, y : y + p, x : x + p].float().div(255),
+                self.target[k][:, y * s : (y + p) * s, x * s : (x + p) * s].float(),
+            )
+            for dst, c in zip((hr_out, lr_out, t_out), crops):
+                if flips[0]:
+                    c = c.flip(2)
+                if flips[1]:
+                    c = c.flip(1)
+                if flips[2]:
+                    c = c.transpose(1, 2)
+                dst[i] = c
+        return hr_out, lr_out, t_out
+
+
+__all__ = ["HRImageSet", "TeacherTargets", "find_images"]

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from vsr.archs.files import save_weights_file
 from vsr.archs.presets import ModelPreset, load_preset
 from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError, InvalidInputError
 from vsr.train.config import TrainConfig
-from vsr.train.data import HRImageSet, find_images
+from vsr.train.data import HRImageSet, TeacherTargets, find_images
 from vsr.train.degrade import make_degradation
 from vsr.train.losses import CharbonnierLoss, HighFreqLoss, L1Loss, STLPIPSLoss, gan_loss, make_discriminator
 
@@ -64,30 +65,36 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return o.lr_min + 0.5 * (o.lr - o.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-class _Batches:
-    """Prefetches ``(hr, lr)`` CPU batches for steps ``start..end-1`` on ``workers`` threads, in step
-    order (degradations run in C: PyAV codecs and torch ops release the GIL). A worker's error is
-    raised by :meth:`get`."""
+def _degraded_batch(data: HRImageSet, degrade: Callable, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(hr, lr)`` f32 [0,1]: random HR crops and their degradation."""
+    hr = data.sample(batch, gen)
+    return hr.float().div(255), degrade(hr, gen)
 
-    def __init__(self, data: HRImageSet, degrade: Callable, batch: int, seed: int, start: int, end: int, workers: int = 1) -> None:
-        self.data, self.degrade, self.batch, self.seed = data, degrade, batch, seed
+
+class _Batches:
+    """Prefetches the CPU batches of steps ``start..end-1`` on ``workers`` threads, in step order:
+    ``draw(gen)`` makes one batch (a tuple of tensors) from the step's seeded generator
+    (degradations run in C: PyAV codecs and torch ops release the GIL). A worker's error is raised
+    by :meth:`get`."""
+
+    def __init__(self, draw: Callable[[torch.Generator], tuple[torch.Tensor, ...]], seed: int, start: int, end: int,
+                 workers: int = 1) -> None:
+        self.draw, self.seed = draw, seed
         self.next_step, self.end = start, end
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="train-data")
         self.pending: deque[Future] = deque()
         self.depth = 2 * max(1, workers)
         self._fill()
 
-    def _make(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        hr = self.data.sample(self.batch, gen)
-        return hr.float().div(255), self.degrade(hr, gen)
+    def _make(self, step: int) -> tuple[torch.Tensor, ...]:
+        return self.draw(torch.Generator().manual_seed(self.seed * 1_000_003 + step))
 
     def _fill(self) -> None:
         while len(self.pending) < self.depth and self.next_step < self.end:
             self.pending.append(self.pool.submit(self._make, self.next_step))
             self.next_step += 1
 
-    def get(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def get(self) -> tuple[torch.Tensor, ...]:
         item = self.pending.popleft().result()
         self._fill()
         return item
@@ -220,8 +227,9 @@ class Trainer:
 
     # --- training --------------------------------------------------------------------------------
 
-    def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor) -> dict[str, float]:
-        """One optimisation step on ``hr (N,3,sH,sW)`` / ``lr (N,3,H,W)`` f32 [0,1] batches."""
+    def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, float]:
+        """One optimisation step on ``hr (N,3,sH,sW)`` / ``lr (N,3,H,W)`` f32 [0,1] batches; ``target``:
+        the teacher's output for ``lr`` when it was computed beforehand (else the teacher runs here)."""
         cfg = self.cfg
         for group in self.optim.param_groups:
             group["lr"] = lr_at(self.step, cfg)
@@ -233,8 +241,11 @@ class Trainer:
             for name, (w, fn) in self.terms.items():
                 parts[name] = w * fn(sr, hr)
             if self.teacher is not None:
-                with torch.no_grad():
-                    target = self.teacher(lr_img)
+                if target is None:
+                    with torch.no_grad():
+                        target = self.teacher(lr_img)
+                else:
+                    target = target.to(self.device, non_blocking=True)
                 parts["distill"] = cfg.loss.distill_weight * (sr.float() - target.float()).abs().mean()
             if use_gan:
                 assert self.disc is not None
@@ -283,7 +294,14 @@ class Trainer:
             f"{len(data)} images, device {self.device}{' amp' if self.amp else ''}, steps {self.step}->{cfg.optim.steps}"
         )
         degrade = make_degradation(self.scale, cfg.degradation)
-        batches = _Batches(data, degrade, cfg.data.batch, cfg.run.seed, self.step, cfg.optim.steps, cfg.data.workers)
+        if self.teacher is not None and cfg.loss.teacher_once and cfg.degradation.kind == "bicubic":
+            t0 = time.monotonic()
+            targets = TeacherTargets(data, self.scale, degrade, self.teacher, self.device)
+            self.progress(f"ran the teacher once over the {len(targets)} training images ({time.monotonic() - t0:.0f} s)")
+            draw = partial(targets.sample, cfg.data.batch)
+        else:
+            draw = partial(_degraded_batch, data, degrade, cfg.data.batch)
+        batches = _Batches(draw, cfg.run.seed, self.step, cfg.optim.steps, cfg.data.workers)
         self.model.train()
         losses: dict[str, float] = {}
         sums: dict[str, float] = {}
@@ -291,8 +309,7 @@ class Trainer:
         finished = True
         try:
             while self.step < cfg.optim.steps:
-                hr, lr_img = batches.get()
-                parts = self.train_step(hr, lr_img)
+                parts = self.train_step(*batches.get())
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v
                 window_steps += 1
