@@ -27,6 +27,17 @@ def find_images(dirs: Iterable[str | Path]) -> list[Path]:
     return sorted(found)
 
 
+def _augment(patch: torch.Tensor, flips: list[int]) -> torch.Tensor:
+    """``(C,H,W)`` patch flipped horizontally, vertically and/or transposed, per the three 0/1 ``flips``."""
+    if flips[0]:
+        patch = patch.flip(2)
+    if flips[1]:
+        patch = patch.flip(1)
+    if flips[2]:
+        patch = patch.transpose(1, 2)
+    return patch
+
+
 class HRImageSet:
     """HR images held as ``(3,H,W)`` uint8 CPU tensors; :meth:`sample` draws random crops.
 
@@ -62,14 +73,7 @@ class HRImageSet:
             y = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
             x = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
             patch = img[:, y : y + self.crop, x : x + self.crop]
-            flips = torch.randint(2, (3,), generator=gen).tolist()
-            if flips[0]:
-                patch = patch.flip(2)
-            if flips[1]:
-                patch = patch.flip(1)
-            if flips[2]:
-                patch = patch.transpose(1, 2)
-            out[i] = patch
+            out[i] = _augment(patch, torch.randint(2, (3,), generator=gen).tolist())
         return out
 
 
@@ -97,7 +101,7 @@ class TeacherTargets:
         with torch.no_grad():
             for img in data.images:
                 h, w = (img.shape[1] // scale) * scale, (img.shape[2] // scale) * scale
-                hr = img[:, :h, :w].contiguous()
+                hr = img[:, :h, :w]  # a view: no second copy of the images
                 lr = degrade(hr[None], gen)[0]
                 out = teacher(lr[None].to(device)).float()[0].cpu()
                 self.hr.append(hr)
@@ -129,13 +133,7 @@ class TeacherTargets:
                 self.target[k][:, y * s : (y + p) * s, x * s : (x + p) * s].float(),
             )
             for dst, c in zip((hr_out, lr_out, t_out), crops):
-                if flips[0]:
-                    c = c.flip(2)
-                if flips[1]:
-                    c = c.flip(1)
-                if flips[2]:
-                    c = c.transpose(1, 2)
-                dst[i] = c
+                dst[i] = _augment(c, flips)
         return hr_out, lr_out, t_out
 
 
