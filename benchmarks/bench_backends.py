@@ -13,6 +13,7 @@ separately from the timing.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 from vsr.archs import load_model
 from vsr.archs.presets import conv_macs_per_pixel
 from vsr.bench.suite import result_header, write_result
-from vsr.engine.backends import BACKENDS, unavailable
+from vsr.engine.backends import BACKENDS, COMPILE_MODES, compile_mode, unavailable
 from vsr.engine.device import configure_threads, resolve_device, tune_host_allocator
 from vsr.engine.engine import Engine
 from vsr.errors import VsrError
@@ -47,10 +48,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scale", type=int, default=0, help="0: each model's own scale")
     ap.add_argument("--sizes", nargs="+", default=None, help="input WxH (default 540p/720p/1080p on GPU, 360p on CPU)")
     ap.add_argument("--batches", nargs="+", type=int, default=[1])
-    ap.add_argument("--backends", nargs="+", default=["eager", "compile", "tensorrt"])
+    ap.add_argument("--backends", nargs="+", default=["eager", "compile", "tensorrt"],
+                    help="eager, compile, compile@MODE (a torch.compile mode; several may run side by side), tensorrt")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--iters", type=int, default=0, help="timed calls (0: ~2 s worth)")
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the fp16 peak used for the fraction")
+    ap.add_argument("--compile-mode", default=None, choices=COMPILE_MODES,
+                    help="torch.compile mode of the compile backend (default: max-autotune on CUDA)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
@@ -59,20 +63,32 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = args.sizes or (["960x540", "1280x720", "1920x1080"] if device.type == "cuda" else ["640x360"])
     peak = args.peak_tflops or fp16_peak(device)
     for b in args.backends:
-        if b not in BACKENDS or b == "auto":
-            raise SystemExit(f"unknown backend {b!r}")
+        backend, _, mode = b.partition("@")
+        if backend not in BACKENDS or backend == "auto" or (mode and (backend != "compile" or mode not in COMPILE_MODES)):
+            raise SystemExit(f"unknown backend {b!r} (eager, compile, compile@MODE with MODE one of "
+                             f"{', '.join(COMPILE_MODES)}, tensorrt)")
     rows = []
     for name in args.models:
         for size in sizes:
             w, h = (int(v) for v in size.split("x"))
             for batch in args.batches:
                 eager_fps = None
-                for backend in args.backends:
+                for spec in args.backends:
+                    backend, _, mode = spec.partition("@")
+                    if mode:
+                        os.environ["VSR_COMPILE_MODE"] = mode
+                    elif args.compile_mode:
+                        os.environ["VSR_COMPILE_MODE"] = args.compile_mode
+                    else:
+                        os.environ.pop("VSR_COMPILE_MODE", None)
                     row = {"model": name, "input": size, "batch": batch, "backend": backend}
+                    if backend == "compile":
+                        row["compile_mode"] = compile_mode(device)
+                        spec = f"compile@{row['compile_mode']}"
                     reason = unavailable(backend, device)
                     if reason:
                         rows.append({**row, "skipped": reason})
-                        print(f"{name} {size} b{batch} {backend:>8}: skipped ({reason})")
+                        print(f"{name} {size} b{batch} {spec:>8}: skipped ({reason})")
                         continue
                     model = load_model(name, args.scale or (4 if "x4" in name else 2))
                     macs = conv_macs_per_pixel(model.module) * w * h if model.learned else 0.0
@@ -85,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
                         fps = _fps(engine, x, args.iters)
                     except (VsrError, RuntimeError) as e:
                         rows.append({**row, "failed": str(e).splitlines()[0]})
-                        print(f"{name} {size} b{batch} {backend:>8}: failed ({str(e).splitlines()[0]})")
+                        print(f"{name} {size} b{batch} {spec:>8}: failed ({str(e).splitlines()[0]})")
                         continue
                     row.update({
                         "precision": str(engine.dtype).removeprefix("torch."), "fps": round(fps, 2),
@@ -99,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
                     if peak and macs:
                         row["fraction_of_fp16_peak"] = round(2 * macs * fps / (peak * 1e12), 4)
                     rows.append(row)
-                    print(f"{name} {size} b{batch} {backend:>8}: {fps:8.2f} fps"
+                    print(f"{name} {size} b{batch} {spec:>8}: {fps:8.2f} fps"
                           + (f"  {row['vs_eager']:.2f}x eager" if "vs_eager" in row else "")
                           + (f"  {row['fraction_of_fp16_peak'] * 100:.1f}% of fp16 peak" if "fraction_of_fp16_peak" in row else "")
                           + f"  (build {build_s:.1f} s{', cached' if row['build_cached'] else ''})")

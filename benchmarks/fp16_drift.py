@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['images']} images; 8-bit levels changed: {100 * r['fraction_levels_changed']:.4f}% "
                       f"(at most {r['max_level_diff']}); bar 0.5/255: {'met' if r['within_bar'] else 'NOT met'}")
     if args.json:
-        doc = {"date": datetime.date.today().isoformat(), "device": str(device) if device.type == "cpu" else
+        from vsr.bench.suite import git_commit
+
+        doc = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "device": str(device) if device.type == "cpu" else
                torch.cuda.get_device_name(device), "torch": torch.__version__,
                "command": " ".join(["python", *sys.argv]), "rows": rows}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -86,6 +86,21 @@ def test_compile_backend_matches_eager_builds_once_per_shape_and_caches_on_disk(
     assert again.builds[0].cached is True
 
 
+def test_compile_mode_follows_the_device_and_env_and_enters_the_key(monkeypatch) -> None:
+    monkeypatch.delenv("VSR_COMPILE_MODE", raising=False)
+    assert backends.compile_mode(CPU) == "default"
+    assert backends.compile_mode(torch.device("cuda", 0)) == "max-autotune"
+    monkeypatch.setenv("VSR_COMPILE_MODE", "reduce-overhead")
+    assert backends.compile_mode(torch.device("cuda", 0)) == "reduce-overhead"
+    m = load_model("compact-x2-fast", 2)
+    runner = backends.CompileRunner(m.module, "compact-x2-fast", "w", CPU, torch.float32)
+    assert runner.key((1, 3, 8, 8)).options == "mode=reduce-overhead"
+    assert runner.cudagraphs is False  # CUDA graphs only on CUDA
+    monkeypatch.setenv("VSR_COMPILE_MODE", "fastest")
+    with pytest.raises(ConfigError, match="VSR_COMPILE_MODE='fastest'"):
+        backends.compile_mode(CPU)
+
+
 class _Failing(Runner):
     name = "compile"
 

@@ -105,7 +105,10 @@ def resolve_clips(specs: tuple[str, ...] | list[str], frames: int, content: str 
 
 
 def git_commit() -> str:
-    """``git describe --always --dirty`` of the vsr source tree, or "unknown" outside a checkout."""
+    """``git describe --always --dirty`` of the vsr source tree; ``$VSR_COMMIT`` where the tree was
+    copied without its git history (the GPU machine's copy of a checkout), else "unknown"."""
+    if os.environ.get("VSR_COMMIT"):
+        return os.environ["VSR_COMMIT"]
     try:
         return subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=12"], capture_output=True, text=True,

@@ -37,6 +37,10 @@ from vsr.errors import BackendUnavailableError, ConfigError
 log = logging.getLogger("vsr.engine")
 
 BACKENDS = ("eager", "compile", "tensorrt", "auto")
+# torch.compile modes the compile backend takes ($VSR_COMPILE_MODE); the default is max-autotune on
+# CUDA (autotuned kernels + CUDA graphs) and default on the CPU. reduce-overhead: CUDA graphs without
+# the autotuning (a much shorter first build).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -195,6 +199,15 @@ class Runner:
         return self.module, False
 
 
+def compile_mode(device: torch.device) -> str:
+    """The torch.compile mode the compile backend uses on ``device``: ``$VSR_COMPILE_MODE`` where
+    set, else max-autotune on CUDA and default elsewhere."""
+    mode = os.environ.get("VSR_COMPILE_MODE") or ("max-autotune" if device.type == "cuda" else "default")
+    if mode not in COMPILE_MODES:
+        raise ConfigError(f"VSR_COMPILE_MODE={mode!r} is not a torch.compile mode ({', '.join(COMPILE_MODES)})")
+    return mode
+
+
 class CompileRunner(Runner):
     """torch.compile with Inductor, static shapes. On CUDA, mode ``max-autotune`` (autotuned kernels
     and CUDA graphs). CUDA-graph outputs live in a pool the next replay overwrites, so each call
@@ -205,7 +218,7 @@ class CompileRunner(Runner):
 
     def __init__(self, *args, mode: str | None = None, **kw) -> None:
         super().__init__(*args, **kw)
-        self.mode = mode or ("max-autotune" if self.device.type == "cuda" else "default")
+        self.mode = mode or compile_mode(self.device)
         self.cudagraphs = self.device.type == "cuda" and self.mode in ("max-autotune", "reduce-overhead")
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
         import torch._dynamo
