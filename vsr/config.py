@@ -34,7 +34,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class EncodeConfig:
-    codec: str = "libx264"
+    codec: str = "auto"  # auto: libx264 where the container holds H.264, else the container's own
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str = "auto"  # auto: keep 8/10-bit 4:2:0 by the input's depth

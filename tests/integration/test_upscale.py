@@ -188,6 +188,9 @@ def test_images_in_and_out(tmp_path) -> None:
         ("bad device", ["{audio}", "-o", "{out}", "--device", "tpu"], "bad device 'tpu'"),
         ("no suffix", ["{audio}", "-o", "{tmp}/noext"], "has no extension"),
         ("image to video", ["{png}", "-o", "{out}"], "is an image"),
+        ("codec the container refuses", ["{audio}", "-o", "{tmp}/o.webm", "--codec", "libx264"],
+         "the webm container cannot hold libx264 video; leave --codec at auto (here libvpx-vp9)"),
+        ("unknown container", ["{audio}", "-o", "{tmp}/o.xyz"], "cannot tell the container from the name"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_nonzero_exit(case, args, message, clips, tmp_path) -> None:
@@ -286,6 +289,38 @@ def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
     err = interrupt_run(long_clip, out, signals=2)
     assert "Traceback" not in err
     assert not out.exists() and not partials(tmp_path)
+
+
+CONTAINERS = {
+    # suffix: (input, codec written, pixel format decoded, audio kept)
+    ".webm": ("8bit", "vp9", "yuv420p", False),  # AAC does not go in WebM: dropped with a warning
+    ".avi": ("8bit", "h264", "yuv420p", True),
+    ".mpg": ("tenbit", "mpeg1video", "yuv420p", False),  # BT.2020 in; MPEG-1 can only mean BT.601
+    ".gif": ("8bit", "gif", "bgra", False),
+    ".apng": ("tenbit", "apng", "rgb48be", False),  # 10-bit in: 16-bit RGB out
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(CONTAINERS))
+def test_each_container_gets_a_codec_it_holds_and_every_frame(suffix, tmp_path) -> None:
+    kind, codec, frame_format, audio = CONTAINERS[suffix]
+    src = (write_clip(tmp_path / "in.mp4", audio=True, smooth=True) if kind == "8bit" else
+           write_clip(tmp_path / "in.mkv", pix_fmt="yuv420p10le", colorspace=9, smooth=True))
+    out, lossless = tmp_path / f"out{suffix}", tmp_path / "lossless.mkv"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == codec
+    a, b = decode_all(src), decode_all(out)
+    assert b["frames"] == a["frames"] == 12
+    assert ("audio" in b["streams"]) == audio
+    assert all(t1 > t0 for t0, t1 in zip(b["video_pts"], b["video_pts"][1:]))  # in order, none repeated
+    assert b["frame_format"] == frame_format and (b["width"], b["height"]) == (2 * a["width"], 2 * a["height"])
+    # the same picture as a lossless 4:4:4 write of the same run, as a player shows it (colours
+    # decoded by the output's own tags; GIF: a palette made for the frame, not a fixed colour cube)
+    assert run_cli(str(src), "-o", str(lossless), "-m", "bicubic", "-q", "--codec", "ffv1",
+                   "--pix-fmt", "yuv444p").exit_code == 0
+    assert psnr(b["first_rgb"], decode_all(lossless)["first_rgb"]) > 35
 
 
 def test_x265_ten_bit_output(clips, tmp_path) -> None:

@@ -240,7 +240,9 @@ class BenchRun:
                 "model": model.name, "scale": model.scale, "backend": engine.backend,
                 "precision": "fp16" if engine.dtype == torch.float16 else "fp32",
                 "batch": mc.batch, "tile": mc.tile, "frames": s.frames, "repeats": s.repeats,
-                "encode": ({"codec": ec.codec, "preset": ec.preset, "crf": ec.crf} if s.encode else None),
+                # the runs write Matroska, where --codec auto is libx264
+                "encode": ({"codec": "libx264" if ec.codec == "auto" else ec.codec, "preset": ec.preset,
+                            "crf": ec.crf} if s.encode else None),
                 "torch_threads": torch.get_num_threads(), "queue_size": self.config.runtime.queue_size,
             },
             "telemetry": self.telemetry,

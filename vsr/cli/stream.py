@@ -17,7 +17,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
-@click.option("--codec", type=str, default=None, help="Video encoder (libx264 default; h264_nvenc...).")
+@click.option("--codec", type=str, default=None, help="Video encoder (auto: libx264; h264_nvenc...).")
 @click.option("--crf", type=int, default=None)
 @click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder preset.")
 @click.option("--gop", type=int, default=0, help="Keyframe interval in frames (0 = about 1 s).")

@@ -149,7 +149,8 @@ def summary(result: UpscaleResult) -> str:
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--precision", type=click.Choice(["auto", "fp16", "fp32"]), default=None)
 @click.option("--codec", type=str, default=None,
-              help="Video encoder: libx264 (default), libx265, libsvtav1, h264_nvenc, hevc_nvenc...")
+              help="Video encoder: auto (default: libx264, or the container's own where it cannot hold "
+                   "H.264, e.g. VP9 in .webm), libx264, libx265, libsvtav1, h264_nvenc, hevc_nvenc...")
 @click.option("--crf", type=int, default=None, help="Constant quality (x264/x265 crf, nvenc cq).")
 @click.option("--preset", type=str, default=None, help="Encoder preset (ultrafast..veryslow).")
 @click.option("--pix-fmt", "pix_fmt", type=str, default=None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -33,7 +33,7 @@ from vsr.errors import (
     InvalidInputError,
     OutputError,
 )
-from vsr.io.color import ColorInfo, resolve_color
+from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
 
 log = logging.getLogger("vsr.io")
 
@@ -453,7 +453,7 @@ def _ffmpeg_reason(e: BaseException) -> str:
 class EncodeOptions:
     """Encoder settings, like ffmpeg's ``-c:v -crf -preset -pix_fmt -tune -g``."""
 
-    codec: str = "libx264"
+    codec: str = "auto"  # auto: libx264 where the container holds H.264, else the container's own
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str = "auto"
@@ -494,8 +494,31 @@ def encoder_options(opts: EncodeOptions) -> dict[str, str]:
     return out
 
 
+# Muxers that carry H.264 although FFmpeg's codec query for them does not say so.
+H264_UNLISTED = ("mpegts",)
+
+
+def default_codec(container: av.container.OutputContainer) -> str:
+    """The encoder ``--codec auto`` means for ``container``: libx264 wherever the container holds
+    H.264, else the container's own default video encoder (webm: VP9, gif: GIF, ivf: VP8, ...), as
+    ffmpeg picks it."""
+    fmt = container.format.name
+    if "h264" in container.supported_codecs or fmt in H264_UNLISTED:
+        return "libx264"
+    name = container.default_video_codec
+    if not name or name == "none":
+        raise ConfigError(f"the {fmt} container holds no video; write e.g. .mp4 or .mkv")
+    try:
+        return av.Codec(name, "w").name
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise ConfigError(f"the {fmt} container wants {name} video, which this FFmpeg cannot encode; "
+                          f"choose --codec or another extension (.mp4, .mkv)") from None
+
+
 def check_encoder(codec: str) -> av.Codec:
-    """The encoder, or a clear error if this FFmpeg lacks it or it cannot open on this machine."""
+    """The encoder, or a clear error if this FFmpeg lacks it or it cannot open on this machine
+    (``auto`` is checked as libx264, what most containers get)."""
+    codec = "libx264" if codec == "auto" else codec
     try:
         enc = av.Codec(codec, "w")
     except (av.codec.codec.UnknownCodecError, ValueError):
@@ -546,9 +569,30 @@ def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: i
         if not supported or name in supported:
             return name
     usable = [f for f in OUTPUT_FORMATS if f in supported]
-    if not usable:
-        raise ConfigError(f"encoder {enc.name} takes none of the pixel formats vsr writes")
+    if not usable:  # an RGB or palette encoder (gif, apng, ...): 4:4:4 planes, converted for it
+        return "yuv444p10le" if info.layout.bits > 8 and supported & DEEP_RGB else "yuv444p"
     return usable[0]
+
+
+# What an encoder that takes none of OUTPUT_FORMATS gets, best first: RGB (16 bit where the source is
+# deeper than 8), then a palette (built per frame, as ffmpeg's palettegen/paletteuse), then gray.
+DEEP_RGB = {"rgb48le", "rgb48be", "gbrp16le", "gbrp10le"}
+CONVERTED_FORMATS = ("rgb48le", "rgb48be", "gbrp16le", "gbrp10le", "rgb24", "bgr24", "gbrp", "rgba", "bgra",
+                     "pal8", "rgb8", "bgr8", "gray")
+
+
+def encoder_pix_fmt(planes_fmt: str, enc: av.Codec) -> str:
+    """The format the encoder is given: the planes' own where it takes them, else the best of
+    :data:`CONVERTED_FORMATS` it takes (deep RGB only for deep planes)."""
+    supported = [f.name for f in (enc.video_formats or ())]
+    if not supported or planes_fmt in supported:
+        return planes_fmt
+    deep = OUTPUT_FORMATS[planes_fmt][0] > 8
+    for name in CONVERTED_FORMATS:
+        if name in supported and (deep or name not in DEEP_RGB):
+            return name
+    raise ConfigError(f"encoder {enc.name} takes none of the pixel formats vsr can give it "
+                      f"({', '.join(supported)})")
 
 
 @dataclass(frozen=True)
@@ -565,6 +609,64 @@ class OutputSpec:
     full_range: bool
 
 
+STANDARD_RATES = {Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                  Fraction(50), Fraction(60000, 1001), Fraction(60)}
+_SWS_MATRIX = {"bt601": "itu601", "bt709": "itu709", "bt2020": "bt2020"}
+
+
+class FrameConverter:
+    """Y'CbCr 4:4:4 frames -> what an RGB or palette encoder takes. RGB through swscale with the
+    output's own matrix and range; a palette (GIF) built for each frame from its own colours
+    (FFmpeg's palettegen with stats_mode=single, then paletteuse), as one would with ffmpeg, rather
+    than swscale's fixed 3-3-2 colour cube (about 6x the error on photos)."""
+
+    def __init__(self, spec: OutputSpec, target: str, time_base: Fraction) -> None:
+        self.spec, self.target = spec, target
+        self.rgb = "rgb48le" if target in DEEP_RGB else "rgb24"
+        self.graph = None
+        if target == "pal8":
+            g = av.filter.Graph()
+            src = g.add_buffer(width=spec.width, height=spec.height, format=self.rgb, time_base=time_base)
+            split = g.add("split")
+            palette = g.add("palettegen", "stats_mode=single:reserve_transparent=0")
+            use = g.add("paletteuse", "new=1")
+            sink = g.add("buffersink")
+            src.link_to(split)
+            split.link_to(palette, 0, 0)
+            split.link_to(use, 1, 0)
+            palette.link_to(use, 0, 1)
+            use.link_to(sink)
+            g.configure()
+            self.graph = g
+
+    def _to_rgb(self, frame: av.VideoFrame) -> av.VideoFrame:
+        matrix = _SWS_MATRIX.get(self.spec.matrix, "itu709")
+        rgb = frame.reformat(format=self.rgb, src_colorspace=matrix, dst_colorspace=matrix,
+                             src_color_range="JPEG" if self.spec.full_range else "MPEG",
+                             dst_color_range="JPEG")
+        rgb.pts, rgb.time_base = frame.pts, frame.time_base
+        return rgb
+
+    def __call__(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """The encoder's frames for ``frame``; ``None`` flushes what the palette graph holds."""
+        if self.graph is None:
+            if frame is None:
+                return []
+            rgb = self._to_rgb(frame)
+            if self.target == self.rgb:
+                return [rgb]
+            out = rgb.reformat(format=self.target)
+            out.pts, out.time_base = rgb.pts, rgb.time_base
+            return [out]
+        self.graph.push(None if frame is None else self._to_rgb(frame))
+        out = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.BlockingIOError, av.EOFError):
+                return out
+
+
 class MediaOutput:
     """An output container: the upscaled video stream plus every input stream it can hold."""
 
@@ -578,17 +680,16 @@ class MediaOutput:
         format: str | None = None,
         options: dict[str, str] | None = None,
         container_options: dict[str, str] | None = None,
+        name: str | None = None,
     ) -> None:
+        """``name``: what messages call the output (the user's name for it, where ``path`` is the
+        temporary file it is written to)."""
         self.path = str(path)
+        self.name = name or self.path
         self.source = source
         info = source.info
-        enc = check_encoder(opts.codec)
-        pix_fmt = choose_pix_fmt(info, opts, enc, scale)
-        bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
-        full = info.color.full_range if forced_full is None else forced_full
-        self.spec = OutputSpec(
-            pix_fmt, info.width * scale, info.height * scale, bits, sw, sh, info.color.matrix, full
-        )
+        if opts.codec != "auto":
+            check_encoder(opts.codec)  # an unknown or unusable encoder fails before any file exists
         self.warnings: list[str] = []
         try:
             self.container = av.open(
@@ -596,44 +697,81 @@ class MediaOutput:
                 container_options=container_options or {},
             )
         except (av.FFmpegError, ValueError) as e:
-            raise EncoderError(f"cannot create output {self.path}: {_ffmpeg_reason(e)}") from None
+            reason = _ffmpeg_reason(e)
+            if format is None and "determine output format" in reason:
+                raise ConfigError(f"cannot tell the container from the name {self.name} "
+                                  f"(use an extension such as .mp4, .mkv, .mov or .webm)") from None
+            raise EncoderError(f"cannot create output {self.name}: {reason}") from None
         try:
-            self._setup_video(info, opts, enc)
+            codec = default_codec(self.container) if opts.codec == "auto" else opts.codec
+            opts = EncodeOptions(**{**opts.__dict__, "codec": codec})
+            enc = check_encoder(codec)
+            pix_fmt = choose_pix_fmt(info, opts, enc, scale)
+            bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
+            color = info.color
+            if enc.name == "mpeg1video" and color.matrix != "bt601":  # MPEG-1 cannot say otherwise
+                color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
+            full = color.full_range if forced_full is None else forced_full
+            self.spec = OutputSpec(
+                pix_fmt, info.width * scale, info.height * scale, bits, sw, sh, color.matrix, full
+            )
+            self.encode_pix_fmt = encoder_pix_fmt(pix_fmt, enc)
+            self._setup_video(info, opts, enc, color)
             self._setup_passthrough()
             # Open the encoder and the destination now (a URL connects here): a bad encoder option
             # or an unreachable output fails before any frame is decoded, not mid-run.
             self.container.start_encoding()
         except av.FFmpegError as e:
             self.container.close()
-            raise OutputError(f"cannot open output {self.path}: {_ffmpeg_reason(e)}") from None
+            raise OutputError(f"cannot open output {self.name}: {_ffmpeg_reason(e)}") from None
         except BaseException:
             self.container.close()
             raise
+        self._convert = FrameConverter(self.spec, self.encode_pix_fmt, info.time_base) \
+            if self.encode_pix_fmt != self.spec.pix_fmt else None
         self.frames_written = 0
         self._last_pts: int | None = None
         self._pts_fixed = 0
         self._closed = False
 
-    def _setup_video(self, info: VideoInfo, opts: EncodeOptions, enc: av.Codec) -> None:
+    def _setup_video(self, info: VideoInfo, opts: EncodeOptions, enc: av.Codec, color: ColorInfo) -> None:
         in_video = self.source.video
-        stream = self.container.add_stream(enc.name, rate=info.rate if info.rate else None)
+        fmt = self.container.format.name
+        try:
+            stream = self.container.add_stream(enc.name, rate=info.rate if info.rate else None)
+        except ValueError:  # the muxer refuses this codec
+            raise ConfigError(
+                f"the {fmt} container cannot hold {enc.name} video; leave --codec at auto "
+                f"(here {default_codec(self.container)}) or write another container (.mkv holds most)"
+            ) from None
         cc = stream.codec_context
         stream.width, stream.height = self.spec.width, self.spec.height
-        stream.pix_fmt = self.spec.pix_fmt
+        stream.pix_fmt = self.encode_pix_fmt
         stream.time_base = info.time_base
         cc.time_base = info.time_base
         if info.rate:
             cc.framerate = info.rate
         if info.sample_aspect_ratio:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
-        color = info.color
-        cc.colorspace = color.colorspace
+        rgb = self.encode_pix_fmt != self.spec.pix_fmt  # converted to RGB/palette for the encoder
+        cc.colorspace = 0 if rgb else color.colorspace  # AVCOL_SPC_RGB
         cc.color_primaries = color.primaries
         cc.color_trc = color.trc
-        cc.color_range = 2 if self.spec.full_range else 1
+        cc.color_range = 2 if rgb or self.spec.full_range else 1
+        self._encoder_tb: Fraction | None = None
+        rates = {Fraction(r.numerator, r.denominator) for r in (getattr(enc, "frame_rates", None) or ())}
+        if rates:  # the others in the encoder's list need -strict experimental
+            rates &= STANDARD_RATES  # MPEG-1/2 video: only standard rates, time base 1/rate (timestamps are rescaled)
+            if not info.rate or Fraction(info.rate) not in rates:
+                raise ConfigError(
+                    f"encoder {enc.name} takes only standard frame rates (24000/1001, 25, 30000/1001, 50, "
+                    f"60...), and this video is {info.rate or 'variable'} fps; use --codec libx264 or .mp4/.mkv"
+                )
+            self._encoder_tb = 1 / Fraction(info.rate)
+            cc.time_base = self._encoder_tb
         if opts.gop:
             cc.gop_size = opts.gop
-        if opts.low_latency:
+        if opts.low_latency or fmt == "avi":  # AVI stores no reordering: B-frames break its timestamps
             cc.max_b_frames = 0
         cc.options = encoder_options(opts)
         if info.rotation:
@@ -684,20 +822,24 @@ class MediaOutput:
             itemsize = np.dtype(dtype).itemsize
             dst = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // itemsize)
             dst[:, : plane.width] = data
+        time_base = self.source.info.time_base
         if pts is None:
             rate = self.source.info.rate or Fraction(25)
-            pts = int(round(index / (rate * self.source.info.time_base)))
+            pts = int(round(index / (rate * time_base)))
+        if self._encoder_tb is not None:
+            pts, time_base = int(round(pts * time_base / self._encoder_tb)), self._encoder_tb
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
             self._pts_fixed += 1
         self._last_pts = pts
         frame.pts = pts
-        frame.time_base = self.source.info.time_base
+        frame.time_base = time_base
         frame.colorspace = self._color.colorspace
         frame.color_range = 2 if spec.full_range else 1
         try:
-            for packet in self.video.encode(frame):
-                self.container.mux(packet)
+            for out in self._convert(frame) if self._convert else (frame,):
+                for packet in self.video.encode(out):
+                    self.container.mux(packet)
         except av.FFmpegError as e:
             raise EncoderError(f"encoding frame {index} failed: {_ffmpeg_reason(e)}") from None
         self.frames_written += 1
@@ -718,6 +860,9 @@ class MediaOutput:
         if self._closed:
             return
         try:
+            for out in self._convert(None) if self._convert else ():
+                for packet in self.video.encode(out):
+                    self.container.mux(packet)
             for packet in self.video.encode(None):
                 self.container.mux(packet)
         except av.FFmpegError as e:

@@ -144,7 +144,8 @@ class UpscaleJob:
         target = None
         try:
             target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
-            output = MediaOutput(target.tmp, media, model.scale, encode_options(self.config))
+            output = MediaOutput(target.tmp, media, model.scale, encode_options(self.config),
+                                 name=str(self.output_path))
             return self._run_video(media, output, target, model, engine, on_start, on_frame)
         except BaseException:
             if target is not None:
