@@ -323,6 +323,29 @@ def test_each_container_gets_a_codec_it_holds_and_every_frame(suffix, tmp_path) 
     assert psnr(b["first_rgb"], decode_all(lossless)["first_rgb"]) > 35
 
 
+def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
+    folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
+    folder.mkdir()
+    for i in range(7, 12):  # numbered from 7: beyond where ffmpeg itself looks for the first frame
+        write_image(folder / f"f_{i:04d}.png", np.full((24, 32, 3), 20 * i, np.uint8))
+    (folder / "notes.txt").write_text("not a frame")
+    for source in (folder, folder / "f_%04d.png"):
+        out = tmp_path / "seq.mkv"
+        result = run_cli(str(source), "-o", str(out), "-m", "bicubic", "-q", "-y", "--pix-fmt", "yuv444p")
+        assert result.exit_code == 0, result.stderr
+        with av.open(str(out)) as c:
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
+        assert [round(float(f.mean())) for f in frames] == [20 * i for i in range(7, 12)]
+    assert not partials(folder)
+    result = CliRunner().invoke(cli, ["upscale", str(folder / "g_%04d.png"), "-o", str(tmp_path / "o.mkv")])
+    assert result.exit_code == 1 and "input not found" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["upscale", str(empty), "-o", str(tmp_path / "o.mkv")])
+    assert result.exit_code == 1 and "directory with no images" in result.stderr
+
+
 def test_x265_ten_bit_output(clips, tmp_path) -> None:
     out = tmp_path / "x265.mkv"
     result = run_cli(str(clips["tenbit"]), "-o", str(out), "--codec", "libx265", "--preset", "ultrafast", "-q")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -215,10 +216,14 @@ class MediaInput:
         self.report = InputReport()
         if not is_url(self.url):
             path = Path(self.url)
-            if not path.exists():
+            sequence = image_sequence(path) if format is None else None
+            if sequence is not None:  # a folder of images, or an ffmpeg pattern (frame%04d.png)
+                self.url, seq_options = sequence
+                format, options = "image2", {**seq_options, **(options or {})}
+            elif not path.exists():
                 raise InputNotFoundError(f"input not found: {self.url}")
-            if path.is_dir():
-                raise InvalidInputError(f"input is a directory, not a video: {self.url}")
+            elif path.is_dir():
+                raise InvalidInputError(f"input is a directory with no images in it: {self.url}")
         try:
             self.container = av.open(
                 self.url, "r", format=format, options=options or {}, timeout=timeout
@@ -439,6 +444,44 @@ class MediaInput:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_PATTERN = re.compile(r"%(0?\d*)d")
+
+
+def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
+    """The image2 demuxer's URL and options for an image sequence, or None where ``path`` is none:
+    a folder of images (the most common image type in it, in name order, as Real-ESRGAN's video
+    script reads a folder of frames), or a name with an ffmpeg frame-number pattern such as
+    ``frames/%04d.png`` (numbered from the lowest number present, which ffmpeg itself only finds
+    among the first five). Frames are timed at 25 fps, ffmpeg's default for image sequences."""
+    from vsr.io.image import IMAGE_SUFFIXES
+
+    if path.is_dir():
+        suffixes = [p.suffix.lower() for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if not suffixes:
+            return None
+        suffix = max(sorted(set(suffixes)), key=suffixes.count)
+        names = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() == suffix)
+        common = os.path.commonprefix(names)
+        pattern = glob_escape(str(path / common)) + "*" + glob_escape(names[0][-len(suffix):])
+        return pattern, {"pattern_type": "glob"}
+    match = _PATTERN.search(path.name)
+    if path.exists() or match is None or not path.parent.is_dir():
+        return None
+    head, tail = path.name[: match.start()], path.name[match.end():]
+    width = match.group(1)
+    digits = rf"\d{{{int(width)}}}" if width.startswith("0") and width != "0" else r"\d+"
+    rx = re.compile(re.escape(head) + f"({digits})" + re.escape(tail) + "$")
+    numbers = [int(m.group(1)) for p in path.parent.iterdir() if (m := rx.match(p.name))]
+    if not numbers:
+        return None
+    return str(path), {"start_number": str(min(numbers))}
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally by glob(3) (FFmpeg's pattern_type=glob)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def _ffmpeg_reason(e: BaseException) -> str:
