@@ -327,7 +327,7 @@ def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path)
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()
     for i in range(7, 12):  # numbered from 7: beyond where ffmpeg itself looks for the first frame
-        write_image(folder / f"f_{i:04d}.png", np.full((24, 32, 3), 20 * i, np.uint8))
+        write_image(folder / f"f_{i:04d}.png", np.full((24, 32, 4), 20 * i, np.uint8))  # with alpha
     (folder / "notes.txt").write_text("not a frame")
     for source in (folder, folder / "f_%04d.png"):
         out = tmp_path / "seq.mkv"
@@ -337,6 +337,7 @@ def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path)
             frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
         assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
         assert [round(float(f.mean())) for f in frames] == [20 * i for i in range(7, 12)]
+        assert "alpha channel (rgba) is not kept" in result.stderr  # said, not silently dropped
     assert not partials(folder)
     result = CliRunner().invoke(cli, ["upscale", str(folder / "g_%04d.png"), "-o", str(tmp_path / "o.mkv")])
     assert result.exit_code == 1 and "input not found" in result.stderr

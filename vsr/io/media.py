@@ -446,6 +446,13 @@ class MediaInput:
         self.close()
 
 
+def _has_alpha(pix_fmt: str | None) -> bool:
+    try:
+        return any(getattr(c, "is_alpha", False) for c in av.VideoFormat(pix_fmt).components)
+    except (TypeError, ValueError):
+        return False
+
+
 _PATTERN = re.compile(r"%(0?\d*)d")
 
 
@@ -734,6 +741,9 @@ class MediaOutput:
         if opts.codec != "auto":
             check_encoder(opts.codec)  # an unknown or unusable encoder fails before any file exists
         self.warnings: list[str] = []
+        if _has_alpha(info.pix_fmt):
+            self.warnings.append(f"the input's alpha channel ({info.pix_fmt}) is not kept: video output is "
+                                 f"opaque (a still image keeps it)")
         try:
             self.container = av.open(
                 self.path, "w", format=format, options=options or {},
