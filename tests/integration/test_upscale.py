@@ -292,12 +292,12 @@ def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
 
 
 CONTAINERS = {
-    # suffix: (input, codec written, pixel format decoded, audio kept)
-    ".webm": ("8bit", "vp9", "yuv420p", False),  # AAC does not go in WebM: dropped with a warning
-    ".avi": ("8bit", "h264", "yuv420p", True),
-    ".mpg": ("tenbit", "mpeg1video", "yuv420p", False),  # BT.2020 in; MPEG-1 can only mean BT.601
-    ".gif": ("8bit", "gif", "bgra", False),
-    ".apng": ("tenbit", "apng", "rgb48be", False),  # 10-bit in: 16-bit RGB out
+    # suffix: (input, codec written, pixel format decoded, audio codec written)
+    ".webm": ("8bit", "vp9", "yuv420p", "opus"),  # AAC does not go in WebM: re-encoded, as ffmpeg does
+    ".avi": ("8bit", "h264", "yuv420p", "aac"),  # copied
+    ".mpg": ("tenbit", "mpeg1video", "yuv420p", None),  # BT.2020 in; MPEG-1 can only mean BT.601
+    ".gif": ("8bit", "gif", "bgra", None),  # no audio in GIF: dropped with a warning
+    ".apng": ("tenbit", "apng", "rgb48be", None),  # 10-bit in: 16-bit RGB out
 }
 
 
@@ -313,7 +313,16 @@ def test_each_container_gets_a_codec_it_holds_and_every_frame(suffix, tmp_path) 
         assert c.streams.video[0].codec_context.name == codec
     a, b = decode_all(src), decode_all(out)
     assert b["frames"] == a["frames"] == 12
-    assert ("audio" in b["streams"]) == audio
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ([audio] if audio else [])
+        if audio:  # all of the sound, from the start
+            frames = list(c.decode(audio=0))
+            assert frames[0].pts == 0 or frames[0].pts * frames[0].time_base < 0.03
+            with av.open(str(src)) as i:
+                expected = sum(f.samples for f in i.decode(audio=0))
+            assert abs(sum(f.samples for f in frames) - expected) <= 1024
+    if kind == "8bit" and not audio:
+        assert "dropped audio stream" in result.stderr
     assert all(t1 > t0 for t0, t1 in zip(b["video_pts"], b["video_pts"][1:]))  # in order, none repeated
     assert b["frame_format"] == frame_format and (b["width"], b["height"]) == (2 * a["width"], 2 * a["height"])
     # the same picture as a lossless 4:4:4 write of the same run, as a player shows it (colours
@@ -321,6 +330,41 @@ def test_each_container_gets_a_codec_it_holds_and_every_frame(suffix, tmp_path) 
     assert run_cli(str(src), "-o", str(lossless), "-m", "bicubic", "-q", "--codec", "ffv1",
                    "--pix-fmt", "yuv444p").exit_code == 0
     assert psnr(b["first_rgb"], decode_all(lossless)["first_rgb"]) > 35
+
+
+def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
+    src = tmp_path / "pcm.mkv"
+    with av.open(str(src), "w") as c:  # 44.1 kHz stereo PCM in frames of 1000 samples
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=44100)
+        a.layout = "stereo"
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        for t in range(0, 44100, 1000):
+            tone = (np.sin(2 * np.pi * 440 * np.arange(t, t + 1000) / 44100) * 8000).astype(np.int16)
+            af = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None], format="s16", layout="stereo")
+            af.sample_rate, af.pts = 44100, t
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    out = tmp_path / "out.mp4"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "re-encoded audio stream #1 (pcm_s16le) to aac" in result.stderr
+    with av.open(str(out)) as c:
+        s = c.streams.audio[0]
+        frames = list(c.decode(s))
+        assert (s.codec_context.name, s.codec_context.sample_rate, s.codec_context.layout.name) == ("aac", 44100, "stereo")
+    seconds = sum(f.samples for f in frames) / 44100
+    assert abs(seconds - 45000 / 44100) < 0.03  # every second of sound (AAC pads the last frame)
+    assert decode_all(out)["frames"] == 25
 
 
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:

@@ -717,6 +717,69 @@ class FrameConverter:
                 return out
 
 
+class AudioTranscoder:
+    """An audio stream the output container cannot hold as it is, re-encoded to the container's own
+    audio codec (webm: Opus, mp4/mov: AAC, avi: MP3, mpg/ts: MP2; flv: AAC, what RTMP ingest takes),
+    as ffmpeg does, rather than dropped: input packets are decoded with the input stream's decoder,
+    resampled to the encoder's sample format, rate and frame size, and keep their timestamps."""
+
+    NAMED = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+    KEEP_LAYOUT = ("aac", "libopus", "opus", "ac3", "eac3", "flac", "libvorbis", "pcm_s16le", "pcm_s24le")
+
+    def __init__(self, container: av.container.OutputContainer, source: av.stream.Stream) -> None:
+        fmt = container.format.name
+        name = "aac" if fmt == "flv" else container.default_audio_codec
+        if not name or name == "none":
+            raise ConfigError(f"the {fmt} container holds no audio")
+        enc = av.Codec(name, "w")
+        dec = source.codec_context
+        rate = dec.sample_rate or 48000
+        rates = list(enc.audio_rates or ())
+        if rates and rate not in rates:
+            rate = min(rates, key=lambda r: (abs(r - rate), -r))
+        channels = dec.layout.nb_channels if dec.layout else 0
+        layout = dec.layout.name if channels else "stereo"
+        if layout.endswith("channels"):  # an unnamed order ("2 channels"): encoders want a named one
+            layout = self.NAMED.get(channels, "stereo")
+        if channels > 2 and enc.name not in self.KEEP_LAYOUT:
+            layout = "stereo"
+        self.codec = enc.name
+        self.decoder = dec
+        self.stream = container.add_stream(enc.name, rate=rate)
+        cc = self.stream.codec_context
+        cc.layout = layout
+        if enc.audio_formats:
+            cc.format = enc.audio_formats[0].name
+        if source.time_base:
+            self.stream.time_base = Fraction(1, rate)
+        for key in ("language", "title", "handler_name"):
+            if key in source.metadata:
+                self.stream.metadata[key] = source.metadata[key]
+        self.container = container
+        self.resampler: av.AudioResampler | None = None
+
+    def _resampled(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        if self.resampler is None:  # the encoder is open by now, so its frame size is known
+            cc = self.stream.codec_context
+            self.resampler = av.AudioResampler(format=cc.format.name, layout=cc.layout.name, rate=cc.sample_rate,
+                                               frame_size=cc.frame_size or None)
+        return self.resampler.resample(frame)
+
+    def write(self, packet: av.Packet | None) -> None:
+        """Re-encode one input packet; ``None`` flushes decoder, resampler and encoder."""
+        frames = self.decoder.decode(packet)
+        for frame in frames:
+            for out in self._resampled(frame):
+                for p in self.stream.encode(out):
+                    self.container.mux(p)
+        if packet is None:
+            for out in self._resampled(None):
+                for p in self.stream.encode(out):
+                    self.container.mux(p)
+            for p in self.stream.encode(None):
+                self.container.mux(p)
+
+
 class MediaOutput:
     """An output container: the upscaled video stream plus every input stream it can hold."""
 
@@ -837,6 +900,7 @@ class MediaOutput:
 
     def _setup_passthrough(self) -> None:
         self._map: dict[int, av.stream.Stream] = {}
+        self._transcode: dict[int, AudioTranscoder] = {}
         supported = self.container.supported_codecs
         video_codec = self.video.codec_context.codec
         if not ({video_codec.name, video_codec.canonical_name} & supported):
@@ -846,11 +910,23 @@ class MediaOutput:
             names = {codec.name, codec.canonical_name} if codec is not None else set()
             name = codec.canonical_name if codec is not None else "unknown codec"
             where = f"{s.type} stream #{s.index} ({name})"
-            if supported and names and not (names & supported) and s.type != "data":
-                self.warnings.append(
-                    f"dropped {where}: the {self.container.format.name} container cannot hold it "
-                    f"(write .mkv to keep it)"
-                )
+            # MP4 takes PCM only with a layout FFmpeg can name, and players rarely play it: as ffmpeg
+            # does, PCM goes to MP4 re-encoded (AAC)
+            pcm_in_mp4 = self.container.format.name == "mp4" and name.startswith("pcm_")
+            if (supported and names and not (names & supported) and s.type != "data") or pcm_in_mp4:
+                fmt = self.container.format.name
+                if s.type == "audio":  # as ffmpeg does: re-encode to what the container holds
+                    try:
+                        tx = AudioTranscoder(self.container, s)
+                    except (av.FFmpegError, ValueError, TypeError, ConfigError) as e:
+                        self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and "
+                                             f"re-encoding failed ({_ffmpeg_reason(e)}); write .mkv to keep it")
+                        continue
+                    self._transcode[s.index] = tx
+                    self.warnings.append(f"re-encoded {where} to {tx.codec}: the {fmt} container cannot hold "
+                                         f"{name} (write .mkv to copy it unchanged)")
+                    continue
+                self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
                 continue
             try:
                 out = self.container.add_stream_from_template(s)
@@ -900,6 +976,12 @@ class MediaOutput:
     def write_passthrough(self, item: Passthrough) -> None:
         out = self._map.get(item.stream_index)
         if out is None:
+            tx = self._transcode.get(item.stream_index)
+            if tx is not None:
+                try:
+                    tx.write(item.packet)
+                except av.FFmpegError as e:
+                    raise EncoderError(f"re-encoding audio failed: {_ffmpeg_reason(e)}") from None
             return
         packet = item.packet
         packet.stream = out
@@ -918,10 +1000,15 @@ class MediaOutput:
                     self.container.mux(packet)
             for packet in self.video.encode(None):
                 self.container.mux(packet)
+            for tx in self._transcode.values():
+                tx.write(None)
         except av.FFmpegError as e:
             raise EncoderError(f"flushing the encoder failed: {_ffmpeg_reason(e)}") from None
         finally:
-            self.close()
+            try:
+                self.close()  # writes the trailer
+            except av.FFmpegError as e:
+                raise EncoderError(f"finishing {self.name} failed: {_ffmpeg_reason(e)}") from None
         if self._pts_fixed:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
 
