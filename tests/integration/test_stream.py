@@ -107,6 +107,25 @@ def test_a_slow_engine_drops_stale_frames_instead_of_growing_latency(tmp_path) -
     assert gaps > 0
 
 
+def test_opus_audio_goes_to_flv_as_aac(tmp_path) -> None:
+    from click.testing import CliRunner
+    from vsr.cli.main import cli
+
+    webm = tmp_path / "in.webm"  # VP9 + Opus, made by vsr itself from an AAC clip
+    made = CliRunner().invoke(cli, ["upscale", str(write_clip(tmp_path / "in.mp4", audio=True)), "-o", str(webm),
+                                    "-m", "bicubic", "-q"])
+    assert made.exit_code == 0, made.stderr
+    with av.open(str(webm)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["opus"]
+    proc = vsr_stream(str(webm), str(tmp_path / "out.flv"), "-m", "bicubic", "-q")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert "re-encoded audio stream #1 (opus) to aac" in err.decode()
+    with av.open(str(tmp_path / "out.flv")) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
+        assert sum(f.samples for f in c.decode(audio=0)) >= 0.4 * 48000  # the clip's 0.48 s of sound
+
+
 def test_stdin_to_stdout(tmp_path) -> None:
     src = write_clip(tmp_path / "in.ts", frames=20, width=64, height=48)
     proc = vsr_stream("-", "-", "--format", "nut", "-q", stdin=subprocess.PIPE)

@@ -357,7 +357,7 @@ def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
     out = tmp_path / "out.mp4"
     result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
     assert result.exit_code == 0, result.stderr
-    assert "re-encoded audio stream #1 (pcm_s16le) to aac" in result.stderr
+    assert "re-encoded audio stream #1 (pcm_s16le) to aac: pcm_s16le is not played everywhere in mp4" in result.stderr
     with av.open(str(out)) as c:
         s = c.streams.audio[0]
         frames = list(c.decode(s))

@@ -910,11 +910,13 @@ class MediaOutput:
             names = {codec.name, codec.canonical_name} if codec is not None else set()
             name = codec.canonical_name if codec is not None else "unknown codec"
             where = f"{s.type} stream #{s.index} ({name})"
-            # MP4 takes PCM only with a layout FFmpeg can name, and players rarely play it: as ffmpeg
-            # does, PCM goes to MP4 re-encoded (AAC)
-            pcm_in_mp4 = self.container.format.name == "mp4" and name.startswith("pcm_")
-            if (supported and names and not (names & supported) and s.type != "data") or pcm_in_mp4:
-                fmt = self.container.format.name
+            # Held in name only, re-encoded as ffmpeg would: PCM in MP4 (only with a layout FFmpeg can
+            # name, and rarely played), and in FLV any audio but AAC/MP3 (Opus/FLAC need "enhanced"
+            # RTMP, which ingest servers mostly refuse)
+            fmt = self.container.format.name
+            awkward = s.type == "audio" and ((fmt == "mp4" and name.startswith("pcm_"))
+                                             or (fmt == "flv" and name not in ("aac", "mp3")))
+            if (supported and names and not (names & supported) and s.type != "data") or awkward:
                 if s.type == "audio":  # as ffmpeg does: re-encode to what the container holds
                     try:
                         tx = AudioTranscoder(self.container, s)
@@ -923,8 +925,9 @@ class MediaOutput:
                                              f"re-encoding failed ({_ffmpeg_reason(e)}); write .mkv to keep it")
                         continue
                     self._transcode[s.index] = tx
-                    self.warnings.append(f"re-encoded {where} to {tx.codec}: the {fmt} container cannot hold "
-                                         f"{name} (write .mkv to copy it unchanged)")
+                    why = "is not played everywhere in" if awkward else "cannot go in"
+                    self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt} "
+                                         f"(write .mkv to copy it unchanged)")
                     continue
                 self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
                 continue
