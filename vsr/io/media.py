@@ -240,6 +240,10 @@ class MediaInput:
             self._index = 0
             self._last_pts: int | None = None
             self._exhausted = False
+            # one reader for the whole input: the first frame may come out of the decoder's final
+            # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
+            # packet, and what follows it must come from the same reader, not a fresh one
+            self._reader = self._read()
             first = self._prime()
         except BaseException:
             self.container.close()
@@ -278,7 +282,7 @@ class MediaInput:
 
     def _prime(self) -> DecodedFrame:
         """Decode up to the first video frame, buffering what comes before it."""
-        for item in self._read():
+        for item in self._reader:
             self._pending.append(item)
             if isinstance(item, DecodedFrame):
                 return item
@@ -322,7 +326,7 @@ class MediaInput:
         """Every decoded frame and passthrough packet, in demux order (first frame included)."""
         while self._pending:
             yield self._pending.pop(0)
-        for item in self._read():
+        for item in self._reader:
             if stop is not None and stop.is_set():
                 return
             yield item
