@@ -396,6 +396,12 @@ def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path)
         assert [round(float(f.mean())) for f in frames] == [20 * i for i in range(7, 12)]
         assert "alpha channel (rgba) is not kept" in result.stderr  # said, not silently dropped
     assert not partials(folder)
+    opaque = tmp_path / "opaque"  # RGBA files that use no transparency: nothing to warn about
+    opaque.mkdir()
+    for i in range(2):
+        write_image(opaque / f"{i}.png", np.full((24, 32, 4), 255, np.uint8))
+    result = run_cli(str(opaque), "-o", str(tmp_path / "opaque.mkv"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "alpha" not in result.stderr, result.stderr
     result = CliRunner().invoke(cli, ["upscale", str(folder / "g_%04d.png"), "-o", str(tmp_path / "o.mkv")])
     assert result.exit_code == 1 and "input not found" in result.stderr
     empty = tmp_path / "empty"

@@ -240,6 +240,7 @@ class MediaInput:
             self._index = 0
             self._last_pts: int | None = None
             self._exhausted = False
+            self.alpha_used = False
             # one reader for the whole input: the first frame may come out of the decoder's final
             # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
             # packet, and what follows it must come from the same reader, not a fresh one
@@ -377,6 +378,9 @@ class MediaInput:
     def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
         if self._index == 0:
             self._first_pix_fmt = frame.format.name
+            # transparency is used, not just stored (a GIF decodes to bgra even when opaque)
+            self.alpha_used = _has_alpha(frame.format.name) and bool(
+                frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
             self._first_rotation = getattr(frame, "rotation", 0) or 0
             self._size = (frame.width, frame.height)
         elif (frame.width, frame.height) != self._size:
@@ -808,7 +812,7 @@ class MediaOutput:
         if opts.codec != "auto":
             check_encoder(opts.codec)  # an unknown or unusable encoder fails before any file exists
         self.warnings: list[str] = []
-        if _has_alpha(info.pix_fmt):
+        if getattr(source, "alpha_used", False):
             self.warnings.append(f"the input's alpha channel ({info.pix_fmt}) is not kept: video output is "
                                  f"opaque (a still image keeps it)")
         try:
