@@ -479,7 +479,7 @@ def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
         suffix = max(sorted(set(suffixes)), key=suffixes.count)
         names = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() == suffix)
         common = os.path.commonprefix(names)
-        pattern = glob_escape(str(path / common)) + "*" + glob_escape(names[0][-len(suffix):])
+        pattern = glob_escape(str(path) + os.sep + common) + "*" + glob_escape(names[0][-len(suffix):])
         return pattern, {"pattern_type": "glob"}
     match = _PATTERN.search(path.name)
     if path.exists() or match is None or not path.parent.is_dir():
