@@ -166,6 +166,42 @@ def test_images_in_and_out(tmp_path) -> None:
     assert a2.shape == (42, 60, 4) and np.all(np.abs(a2[..., 3].astype(int) - 77) <= 1)
 
 
+def test_images_keep_depth_grayness_orientation_and_say_what_is_lost(tmp_path) -> None:
+    ramp = np.linspace(0, 65535, 40 * 3).reshape(1, 40, 3).repeat(24, 0).round().astype(np.uint16)
+    write_image(tmp_path / "deep.png", ramp)  # 16-bit RGB
+    assert run_cli(str(tmp_path / "deep.png"), "-o", str(tmp_path / "deep_x2.png"), "-q", "-m", "bicubic").exit_code == 0
+    with av.open(str(tmp_path / "deep_x2.png")) as c:
+        frame = next(c.decode(video=0))
+    assert frame.format.name == "rgb48be"
+    up = frame.to_ndarray(format="rgb48le").astype(np.float64)
+    assert np.any(up.astype(np.int64) % 257)  # real 16-bit values, not 8-bit ones scaled up
+    assert np.abs(up.reshape(24, 2, 40, 2, 3).mean(axis=(1, 3)) - ramp)[2:-2, 2:-2].mean() < 64  # < 1/4 of an 8-bit step
+    gray = np.tile(np.arange(32, dtype=np.uint8)[None, :] * 8, (20, 1))[..., None]
+    write_image(tmp_path / "gray.png", gray)
+    assert run_cli(str(tmp_path / "gray.png"), "-o", str(tmp_path / "gray_x2.png"), "-q").exit_code == 0
+    with av.open(str(tmp_path / "gray_x2.png")) as c:
+        assert next(c.decode(video=0)).format.name == "gray"
+    rgba = np.concatenate([np.full((16, 16, 3), 90, np.uint8), np.full((16, 16, 1), 128, np.uint8)], -1)
+    write_image(tmp_path / "a.png", rgba)
+    result = run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "a.jpg"))
+    assert result.exit_code == 0 and ".jpg holds no transparency" in result.stderr
+    assert run_cli(str(tmp_path / "a.png"), "-o", str(tmp_path / "a.webp"), "-q").exit_code == 0
+    with av.open(str(tmp_path / "a.webp")) as c:
+        assert next(c.decode(video=0)).format.name == "yuva420p"
+    image = pytest.importorskip("PIL.Image")
+    pixels = np.zeros((30, 50, 3), np.uint8)
+    pixels[:8, :16] = 255  # a white block at the stored top-left
+    photo = image.fromarray(pixels)
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored sideways: shown turned 90 degrees clockwise, as phones write it
+    photo.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    assert run_cli(str(tmp_path / "phone.jpg"), "-o", str(tmp_path / "phone_x2.png"), "-q", "-m", "bicubic").exit_code == 0
+    shown = read_image(tmp_path / "phone_x2.png")
+    assert shown.shape == (100, 60, 3)  # upright: what a viewer shows, since PNG has no orientation
+    # the block (stored 8x16 at the top-left) is now 16 tall, 8 wide at the top-right: x2, 32x16
+    assert shown[2:30, 46:].mean() > 200 and shown[:32, :40].mean() < 30 and shown[40:].mean() < 30
+
+
 @pytest.mark.parametrize(
     "case,args,message",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -11,17 +12,6 @@ import numpy as np
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-_ENCODERS = {
-    ".png": ("png", "rgb24"),
-    ".jpg": ("mjpeg", "yuvj444p"),
-    ".jpeg": ("mjpeg", "yuvj444p"),
-    ".bmp": ("bmp", "bgr24"),
-    ".tif": ("tiff", "rgb24"),
-    ".tiff": ("tiff", "rgb24"),
-    ".webp": ("libwebp", "yuv420p"),
-}
-
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
@@ -42,32 +32,102 @@ def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:
     return frame.to_ndarray(format="rgba" if alpha else "rgb24")
 
 
-def image_has_alpha(path: str | os.PathLike[str]) -> bool:
+@dataclass
+class Picture:
+    """A still image as the upscaler takes it: upright (EXIF orientation applied), RGB in [0,1],
+    and what the output should keep: transparency (only where it is used), depth, grayness."""
+
+    rgb: np.ndarray  # (H,W,3) float32 in [0,1]
+    alpha: np.ndarray | None  # (H,W) float32 in [0,1], None where the image is opaque
+    deep: bool  # more than 8 bits per channel (16-bit PNG/TIFF)
+    gray: bool
+
+
+def read_picture(path: str | os.PathLike[str]) -> Picture:
+    """Decode an image file for upscaling; see :class:`Picture`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"input not found: {path}")
     try:
         with av.open(str(path)) as container:
-            fmt = container.streams.video[0].codec_context.pix_fmt or ""
-    except (av.FFmpegError, IndexError):
-        return False
-    return "a" in fmt.replace("gray", "").replace("pal", "") or fmt in ("pal8", "ya8", "ya16be")
+            if not container.streams.video:
+                raise InvalidInputError(f"not an image: {path} has no picture in it")
+            frame = next(container.decode(video=0))
+        fmt = frame.format
+        deep = any(c.bits > 8 for c in fmt.components)
+        gray = fmt.name.startswith(("gray", "ya", "monob", "monow"))
+        has_alpha = fmt.name == "pal8" or any(getattr(c, "is_alpha", False) for c in fmt.components)
+        target = ("rgba64le" if has_alpha else "rgb48le") if deep else ("rgba" if has_alpha else "rgb24")
+        array = frame.to_ndarray(format=target).astype(np.float32) / (65535.0 if deep else 255.0)
+    except (av.FFmpegError, StopIteration) as e:
+        raise InvalidInputError(f"cannot decode image {path}: {e}") from None
+    # EXIF orientation arrives as the frame's display rotation (degrees counter-clockwise)
+    turns = round((frame.rotation or 0) / 90) % 4
+    if turns:
+        array = np.rot90(array, turns)
+    alpha = np.ascontiguousarray(array[..., 3]) if has_alpha and array[..., 3].min() < 1 else None
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray)
 
 
-def write_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
-    """Encode ``(H,W,3)`` uint8 RGB (or ``(H,W,4)`` RGBA for PNG) to ``path``, format by suffix."""
+# suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back
+# (16 bit -> 8 bit, gray -> RGB, and last, alpha dropped, which the caller is told)
+_FORMATS = {
+    ".png": ("png", {"rgb": "rgb24", "rgba": "rgba", "rgb16": "rgb48be", "rgba16": "rgba64be", "gray": "gray",
+                     "graya": "ya8", "gray16": "gray16be", "graya16": "ya16be"}),
+    ".tif": ("tiff", {"rgb": "rgb24", "rgba": "rgba", "rgb16": "rgb48le", "rgba16": "rgba64le", "gray": "gray",
+                      "graya": "ya8", "gray16": "gray16le", "graya16": "ya16le"}),
+    ".bmp": ("bmp", {"rgb": "bgr24", "rgba": "bgra", "gray": "gray"}),
+    ".webp": ("libwebp", {"rgb": "yuv420p", "rgba": "yuva420p"}),
+    ".jpg": ("mjpeg", {"rgb": "yuvj444p"}),
+}
+_FORMATS[".tiff"], _FORMATS[".jpeg"] = _FORMATS[".tif"], _FORMATS[".jpg"]
+
+
+def _kind(gray: bool, alpha: bool, deep: bool) -> str:
+    return ("gray" if gray else "rgb") + ("a" if alpha else "") + ("16" if deep else "")
+
+
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95) -> list[str]:
+    """Encode ``pixels`` to ``path``, format by suffix. ``pixels`` is ``(H,W,C)`` uint8 or uint16
+    (16 bit per channel, kept where the format has it: PNG, TIFF) with C = 3 (RGB), 4 (RGBA),
+    1 (gray) or 2 (gray + alpha); gray stays gray where the format has it. Returns what could not
+    be kept (e.g. alpha in a JPEG), for the caller to say."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in _ENCODERS:
+    if suffix not in _FORMATS:
         raise OutputError(
-            f"cannot write image {path}: unknown suffix (valid: {', '.join(sorted(_ENCODERS))})"
+            f"cannot write image {path}: unknown suffix (valid: {', '.join(sorted(_FORMATS))})"
         )
-    codec, pix_fmt = _ENCODERS[suffix]
-    src_format = "rgb24"
-    if rgb.ndim == 3 and rgb.shape[2] == 4:
-        if suffix != ".png":
-            rgb = np.ascontiguousarray(rgb[..., :3])
-        else:
-            src_format = pix_fmt = "rgba"
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=src_format)
-    h, w = rgb.shape[:2]
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    codec, formats = _FORMATS[suffix]
+    deep = pixels.dtype == np.uint16
+    channels = pixels.shape[2]
+    gray, alpha = channels in (1, 2), channels in (2, 4)
+    lost = []
+    kind = _kind(gray, alpha, deep)
+    if kind not in formats and deep:
+        deep, kind = False, _kind(gray, alpha, False)
+    if kind not in formats and gray:
+        gray, kind = False, _kind(False, alpha, deep)
+    if kind not in formats and alpha:
+        alpha, kind = False, _kind(gray, False, deep)
+        lost.append(f"{suffix} holds no transparency: the alpha channel was dropped (write .png to keep it)")
+    pix_fmt = formats[kind]
+    # the source frame: PyAV builds frames from gray, RGB or RGBA arrays (gray + alpha goes as RGBA)
+    if channels == 2:
+        pixels = np.concatenate([pixels[..., :1]] * 3 + [pixels[..., 1:]], axis=-1)
+    src = {(1, False): "gray", (3, False): "rgb24", (4, False): "rgba",
+           (1, True): "gray16le", (3, True): "rgb48le", (4, True): "rgba64le"}[(pixels.shape[2], pixels.dtype == np.uint16)]
+    if pixels.dtype == np.uint16 and not deep:
+        pixels = (pixels.astype(np.float32) / 257.0).round().astype(np.uint8)
+        src = {"gray16le": "gray", "rgb48le": "rgb24", "rgba64le": "rgba"}[src]
+    if not alpha and pixels.shape[2] == 4:
+        pixels = pixels[..., :3]
+        src = {"rgba": "rgb24", "rgba64le": "rgb48le"}[src]
+    array = np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+    frame = av.VideoFrame.from_ndarray(array, format=src)
+    h, w = pixels.shape[:2]
     try:
         with av.open(str(path), "w", format="image2") as out:
             stream = out.add_stream(codec, rate=1)
@@ -88,3 +148,4 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95
                 out.mux(packet)
     except av.FFmpegError as e:
         raise OutputError(f"cannot write image {path}: {e}") from None
+    return lost

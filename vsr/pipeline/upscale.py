@@ -23,7 +23,7 @@ from vsr.engine.device import configure_threads, describe_device, resolve_device
 from vsr.engine.engine import Engine
 from vsr.errors import ConfigError, Interrupted
 from vsr.io.atomic import AtomicOutput
-from vsr.io.image import image_has_alpha, is_image_path, read_image, write_image
+from vsr.io.image import is_image_path, read_picture, write_image
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
@@ -225,23 +225,23 @@ class UpscaleJob:
 
     def _run_image(self, on_start, on_frame) -> UpscaleResult:
         model, engine = build_engine(self.config)
-        alpha = image_has_alpha(self.input_path)
-        rgba = read_image(self.input_path, alpha=alpha)
+        picture = read_picture(self.input_path)
         target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
         try:
             if on_start is not None:
                 on_start(1)
             t0 = time.perf_counter()
-            x = torch.from_numpy(np.ascontiguousarray(rgba[..., :3])).permute(2, 0, 1)[None]
-            y = engine(x.float() / 255.0)[0].float().cpu()
-            out = (y.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-            if alpha:
+            x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None]
+            y = engine(x)[0].float().clamp(0, 1).cpu().permute(1, 2, 0).numpy()
+            if picture.gray:  # gray stays gray (the network sees it as RGB)
+                y = y.mean(axis=-1, keepdims=True)
+            if picture.alpha is not None:
                 # Alpha is not colour: upscale it with the classic resampler, as Real-ESRGAN does.
-                a = torch.from_numpy(rgba[..., 3].copy()).float()[None, None] / 255.0
+                a = torch.from_numpy(picture.alpha)[None, None]
                 resampler = load_model("bicubic", model.scale).module
-                a_up = resampler(a).clamp(0, 1)[0, 0].numpy()
-                out = np.concatenate([out, (a_up * 255).round().astype(np.uint8)[..., None]], -1)
-            write_image(target.tmp.with_suffix(target.tmp.suffix), out)
+                y = np.concatenate([y, resampler(a).clamp(0, 1)[0, 0].numpy()[..., None]], -1)
+            top, dtype = (65535.0, np.uint16) if picture.deep else (255.0, np.uint8)
+            lost = write_image(target.tmp.with_suffix(target.tmp.suffix), (y * top).round().astype(dtype))
             seconds = time.perf_counter() - t0
             target.commit()
         except BaseException:
@@ -249,8 +249,8 @@ class UpscaleJob:
             raise
         if on_frame is not None:
             on_frame(1)
-        h, w = rgba.shape[:2]
+        h, w = picture.rgb.shape[:2]
         return UpscaleResult(
             self.input_path, self.output_path, 1, seconds, w, h, w * model.scale, h * model.scale,
-            model.name, str(engine.device),
+            model.name, str(engine.device), warnings=lost,
         )
