@@ -105,6 +105,31 @@ def test_container_metadata_is_kept(clips, tmp_path) -> None:
     assert decode_all(out)["metadata"].get("title") == "spin"
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_chapters_are_kept(suffix, tmp_path) -> None:
+    from fractions import Fraction
+
+    src = tmp_path / "chapters.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        c.set_chapters([{"id": 1, "start": 0, "end": 200, "time_base": Fraction(1, 1000), "metadata": {"title": "One"}},
+                        {"id": 2, "start": 200, "end": 480, "time_base": Fraction(1, 1000), "metadata": {"title": "Two"}}])
+        for i in range(12):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), "rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    out = tmp_path / f"out{suffix}"
+    assert run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q").exit_code == 0
+    with av.open(str(out)) as c:
+        got = [(ch["metadata"].get("title"), ch["start"] * ch["time_base"], ch["end"] * ch["time_base"])
+               for ch in c.chapters()]
+    assert got == [("One", 0, Fraction(1, 5)), ("Two", Fraction(1, 5), Fraction(12, 25))]
+
+
 def test_x4_and_model_choice(clips, tmp_path) -> None:
     out = tmp_path / "x4.mkv"
     result = run_cli(str(clips["odd"]), "-o", str(out), "-s", "4", "-m", "bicubic", "--preset", "ultrafast")

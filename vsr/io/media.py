@@ -948,6 +948,13 @@ class MediaOutput:
         self.container.metadata.update(
             {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
         )
+        if not self.source.live:  # chapters, as ffmpeg copies them (muxers without chapters ignore them)
+            try:
+                chapters = self.source.container.chapters()
+                if chapters:
+                    self.container.set_chapters(chapters)
+            except (av.FFmpegError, ValueError, TypeError, AttributeError) as e:
+                self.warnings.append(f"chapters not copied: {_ffmpeg_reason(e)}")
 
     @property
     def mapped_streams(self) -> dict[int, av.stream.Stream]:
