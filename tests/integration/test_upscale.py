@@ -151,12 +151,30 @@ def test_batch_and_tiles_do_not_change_the_result(clips, tmp_path) -> None:
         assert all(np.array_equal(x, y) for x, y in zip(outs[0], frames))
 
 
-def test_subtitles_a_container_cannot_hold_are_dropped_with_a_warning(clips, tmp_path) -> None:
-    out = tmp_path / "subs.mp4"
-    result = run_cli(str(clips["subs"]), "-o", str(out), "-q")
+def _cues(path: Path) -> list[tuple]:
+    """(text, start from the first video frame, duration) of each subtitle cue."""
+    start = decode_all(path)["video_pts"][0]
+    with av.open(str(path)) as c:
+        stream = c.streams.subtitles[0]
+        return [(r.ass.split(b",,")[-1], p.pts * p.time_base - start, p.duration * p.time_base)
+                for p in c.demux(stream) if p.size for r in p.decode() if r.ass]
+
+
+def test_text_subtitles_are_converted_where_the_container_needs_it_else_dropped_with_a_warning(clips, tmp_path) -> None:
+    cues = _cues(clips["subs"])  # SubRip in Matroska
+    assert len(cues) == 3
+    mp4, back, avi = tmp_path / "subs.mp4", tmp_path / "back.mkv", tmp_path / "subs.avi"
+    result = run_cli(str(clips["subs"]), "-o", str(mp4), "-m", "bicubic")
+    assert result.exit_code == 0 and "re-encoded subtitle stream #2 (subrip) to mov_text" in result.stderr
+    with av.open(str(mp4)) as c:
+        assert [s.codec_context.name for s in c.streams.subtitles] == ["mov_text"]
+    assert _cues(mp4) == cues  # the same words at the same times
+    assert run_cli(str(mp4), "-o", str(back), "-m", "bicubic", "-q").exit_code == 0  # mov_text -> ASS in .mkv
+    assert _cues(back) == cues
+    result = run_cli(str(clips["subs"]), "-o", str(avi), "-m", "bicubic")
     assert result.exit_code == 0
     assert "dropped subtitle stream" in result.stderr and ".mkv" in result.stderr
-    assert decode_all(out)["streams"] == ["video", "audio"]
+    assert decode_all(avi)["streams"] == ["video", "audio"]
 
 
 def test_truncated_input_keeps_every_decodable_frame_and_warns(clips, tmp_path) -> None:

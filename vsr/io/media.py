@@ -788,6 +788,49 @@ class AudioTranscoder:
                 self.container.mux(p)
 
 
+class SubtitleTranscoder:
+    """A text subtitle stream the output container cannot hold as it is (SRT in MP4, mov_text in
+    Matroska, ...) converted to the container's text format (mov_text for MP4/MOV, ASS for Matroska,
+    WebVTT for WebM), cue by cue with the same times, as ffmpeg does. Bitmap subtitles (PGS, DVD)
+    cannot become text: those stay dropped, with the reason."""
+
+    TEXT = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")
+    TARGET = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "3gp": "mov_text", "matroska": "ass",
+              "webm": "webvtt"}
+
+    def __init__(self, container: av.container.OutputContainer, source: av.stream.Stream) -> None:
+        fmt = container.format.name
+        if source.codec_context is None or source.codec_context.name not in self.TEXT:
+            raise ConfigError("bitmap subtitles cannot become text")
+        name = self.TARGET.get(fmt) or container.default_subtitle_codec
+        if not name or name == "none" or name not in self.TEXT:
+            raise ConfigError(f"the {fmt} container holds no text subtitles")
+        self.decoder = source.codec_context
+        self.decoder.open()  # its ASS header is what the text encoders start from
+        self.stream = container.add_stream(name)
+        cc = self.stream.codec_context
+        cc.time_base = source.time_base
+        cc.subtitle_header = self.decoder.subtitle_header
+        self.codec = name
+        for key in ("language", "title", "handler_name"):
+            if key in source.metadata:
+                self.stream.metadata[key] = source.metadata[key]
+        self.container = container
+
+    def write(self, packet: av.Packet | None) -> None:
+        if packet is None or packet.pts is None:
+            return
+        cues = self.decoder.decode2(packet)
+        if cues is None:
+            return
+        out = self.stream.codec_context.encode_subtitle(cues)
+        if out is None:
+            return
+        out.stream = self.stream
+        out.time_base, out.pts, out.dts, out.duration = packet.time_base, packet.pts, packet.pts, packet.duration
+        self.container.mux(out)
+
+
 class MediaOutput:
     """An output container: the upscaled video stream plus every input stream it can hold."""
 
@@ -925,17 +968,17 @@ class MediaOutput:
             awkward = s.type == "audio" and ((fmt == "mp4" and name.startswith("pcm_"))
                                              or (fmt == "flv" and name not in ("aac", "mp3")))
             if (supported and names and not (names & supported) and s.type != "data") or awkward:
-                if s.type == "audio":  # as ffmpeg does: re-encode to what the container holds
+                if s.type in ("audio", "subtitle"):  # as ffmpeg does: re-encode to what the container holds
                     try:
-                        tx = AudioTranscoder(self.container, s)
+                        tx = (AudioTranscoder if s.type == "audio" else SubtitleTranscoder)(self.container, s)
                     except (av.FFmpegError, ValueError, TypeError, ConfigError) as e:
                         self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and "
                                              f"re-encoding failed ({_ffmpeg_reason(e)}); write .mkv to keep it")
                         continue
                     self._transcode[s.index] = tx
                     why = "is not played everywhere in" if awkward else "cannot go in"
-                    self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt} "
-                                         f"(write .mkv to copy it unchanged)")
+                    hint = "" if fmt == "matroska" else " (write .mkv to copy it unchanged)"
+                    self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt}{hint}")
                     continue
                 self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
                 continue
@@ -999,7 +1042,7 @@ class MediaOutput:
                 try:
                     tx.write(item.packet)
                 except av.FFmpegError as e:
-                    raise EncoderError(f"re-encoding audio failed: {_ffmpeg_reason(e)}") from None
+                    raise EncoderError(f"re-encoding {tx.stream.type} failed: {_ffmpeg_reason(e)}") from None
             return
         packet = item.packet
         packet.stream = out
