@@ -105,23 +105,33 @@ def test_container_metadata_is_kept(clips, tmp_path) -> None:
     assert decode_all(out)["metadata"].get("title") == "spin"
 
 
+def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:
+    v = c.add_stream("libx264", rate=25)
+    v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+    return v
+
+
+def _encode_flat_frames(c: av.container.OutputContainer, v: av.VideoStream, n: int) -> None:
+    """``n`` flat frames, each a step brighter than the last, at pts 0..n-1."""
+    for i in range(n):
+        f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+        f.pts = i
+        for p in v.encode(f):
+            c.mux(p)
+    for p in v.encode():
+        c.mux(p)
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_chapters_are_kept(suffix, tmp_path) -> None:
     from fractions import Fraction
 
     src = tmp_path / "chapters.mkv"
     with av.open(str(src), "w") as c:
-        v = c.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v = _flat_video_stream(c)
         c.set_chapters([{"id": 1, "start": 0, "end": 200, "time_base": Fraction(1, 1000), "metadata": {"title": "One"}},
                         {"id": 2, "start": 200, "end": 480, "time_base": Fraction(1, 1000), "metadata": {"title": "Two"}}])
-        for i in range(12):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), "rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        _encode_flat_frames(c, v, 12)
     out = tmp_path / f"out{suffix}"
     assert run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q").exit_code == 0
     with av.open(str(out)) as c:
@@ -427,17 +437,10 @@ def test_short_clips_keep_every_frame(frames, tmp_path) -> None:
 def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
     src = tmp_path / "pcm.mkv"
     with av.open(str(src), "w") as c:  # 44.1 kHz stereo PCM in frames of 1000 samples
-        v = c.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v = _flat_video_stream(c)
         a = c.add_stream("pcm_s16le", rate=44100)
         a.layout = "stereo"
-        for i in range(25):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        _encode_flat_frames(c, v, 25)
         for t in range(0, 44100, 1000):
             tone = (np.sin(2 * np.pi * 440 * np.arange(t, t + 1000) / 44100) * 8000).astype(np.int16)
             af = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None], format="s16", layout="stereo")

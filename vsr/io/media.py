@@ -725,6 +725,13 @@ class FrameConverter:
                 return out
 
 
+def copy_stream_tags(source: av.stream.Stream, dest: av.stream.Stream) -> None:
+    """The per-stream tags a player shows (language, title, handler name)."""
+    for key in ("language", "title", "handler_name"):
+        if key in source.metadata:
+            dest.metadata[key] = source.metadata[key]
+
+
 class AudioTranscoder:
     """An audio stream the output container cannot hold as it is, re-encoded to the container's own
     audio codec (webm: Opus, mp4/mov: AAC, avi: MP3, mpg/ts: MP2; flv: AAC, what RTMP ingest takes),
@@ -760,9 +767,7 @@ class AudioTranscoder:
             cc.format = enc.audio_formats[0].name
         if source.time_base:
             self.stream.time_base = Fraction(1, rate)
-        for key in ("language", "title", "handler_name"):
-            if key in source.metadata:
-                self.stream.metadata[key] = source.metadata[key]
+        copy_stream_tags(source, self.stream)
         self.container = container
         self.resampler: av.AudioResampler | None = None
 
@@ -812,9 +817,7 @@ class SubtitleTranscoder:
         cc.time_base = source.time_base
         cc.subtitle_header = self.decoder.subtitle_header
         self.codec = name
-        for key in ("language", "title", "handler_name"):
-            if key in source.metadata:
-                self.stream.metadata[key] = source.metadata[key]
+        copy_stream_tags(source, self.stream)
         self.container = container
 
     def write(self, packet: av.Packet | None) -> None:
@@ -943,9 +946,7 @@ class MediaOutput:
         cc.options = encoder_options(opts)
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-        for key in ("language", "title", "handler_name"):
-            if key in in_video.metadata:
-                stream.metadata[key] = in_video.metadata[key]
+        copy_stream_tags(in_video, stream)
         self.video = stream
         self._color = color
 
