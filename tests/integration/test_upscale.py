@@ -181,10 +181,11 @@ def test_text_subtitles_are_converted_where_the_container_needs_it_else_dropped_
     assert _cues(mp4) == cues  # the same words at the same times
     assert run_cli(str(mp4), "-o", str(back), "-m", "bicubic", "-q").exit_code == 0  # mov_text -> ASS in .mkv
     assert _cues(back) == cues
-    result = run_cli(str(clips["subs"]), "-o", str(avi), "-m", "bicubic")
-    assert result.exit_code == 0
-    assert "dropped subtitle stream" in result.stderr and ".mkv" in result.stderr
-    assert decode_all(avi)["streams"] == ["video", "audio"]
+    for out in (avi, tmp_path / "subs.ts"):  # MPEG-TS would take SRT only as an opaque data stream
+        result = run_cli(str(clips["subs"]), "-o", str(out), "-m", "bicubic")
+        assert result.exit_code == 0
+        assert "dropped subtitle stream" in result.stderr and ".mkv" in result.stderr
+        assert decode_all(out)["streams"] == ["video", "audio"]
 
 
 def test_truncated_input_keeps_every_decodable_frame_and_warns(clips, tmp_path) -> None:
@@ -460,6 +461,10 @@ def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
     seconds = sum(f.samples for f in frames) / 44100
     assert abs(seconds - 45000 / 44100) < 0.03  # every second of sound (AAC pads the last frame)
     assert decode_all(out)["frames"] == 25
+    ts = tmp_path / "out.ts"  # MPEG-TS would take PCM only as an opaque data stream: MP2, its own
+    assert run_cli(str(src), "-o", str(ts), "-m", "bicubic", "-q").exit_code == 0
+    with av.open(str(ts)) as c:
+        assert [(s.type, s.codec_context.name) for s in c.streams] == [("video", "h264"), ("audio", "mp2")]
 
 
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:

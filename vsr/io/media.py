@@ -725,6 +725,11 @@ class FrameConverter:
                 return out
 
 
+# Audio and subtitle codecs MPEG-TS carries by standard (its muxer accepts anything else as data).
+MPEGTS_CARRIES = {"aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3", "opus", "dts", "truehd",
+                  "dvb_subtitle", "dvb_teletext", "hdmv_pgs_subtitle"}
+
+
 def copy_stream_tags(source: av.stream.Stream, dest: av.stream.Stream) -> None:
     """The per-stream tags a player shows (language, title, handler name)."""
     for key in ("language", "title", "handler_name"):
@@ -952,7 +957,7 @@ class MediaOutput:
 
     def _setup_passthrough(self) -> None:
         self._map: dict[int, av.stream.Stream] = {}
-        self._transcode: dict[int, AudioTranscoder] = {}
+        self._transcode: dict[int, AudioTranscoder | SubtitleTranscoder] = {}
         supported = self.container.supported_codecs
         video_codec = self.video.codec_context.codec
         if not ({video_codec.name, video_codec.canonical_name} & supported):
@@ -968,24 +973,20 @@ class MediaOutput:
             fmt = self.container.format.name
             awkward = s.type == "audio" and ((fmt == "mp4" and name.startswith("pcm_"))
                                              or (fmt == "flv" and name not in ("aac", "mp3")))
+            # MPEG-TS takes any stream, but what it does not carry by standard becomes an opaque
+            # data stream no player reads (PCM, SRT): re-encode or drop those instead
+            if fmt == "mpegts" and s.type in ("audio", "subtitle") and not names & MPEGTS_CARRIES:
+                self._transcode_or_drop(s, where, name, False)
+                continue
             if (supported and names and not (names & supported) and s.type != "data") or awkward:
-                if s.type in ("audio", "subtitle"):  # as ffmpeg does: re-encode to what the container holds
-                    try:
-                        tx = (AudioTranscoder if s.type == "audio" else SubtitleTranscoder)(self.container, s)
-                    except (av.FFmpegError, ValueError, TypeError, ConfigError) as e:
-                        self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and "
-                                             f"re-encoding failed ({_ffmpeg_reason(e)}); write .mkv to keep it")
-                        continue
-                    self._transcode[s.index] = tx
-                    why = "is not played everywhere in" if awkward else "cannot go in"
-                    hint = "" if fmt == "matroska" else " (write .mkv to copy it unchanged)"
-                    self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt}{hint}")
-                    continue
-                self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
+                self._transcode_or_drop(s, where, name, awkward)
                 continue
             try:
                 out = self.container.add_stream_from_template(s)
-            except (av.FFmpegError, ValueError, TypeError) as e:
+            except ValueError:  # the muxer refuses it (where its codec list did not say)
+                self._transcode_or_drop(s, where, name, False)
+                continue
+            except (av.FFmpegError, TypeError) as e:
                 self.warnings.append(f"dropped {where}: {_ffmpeg_reason(e)}")
                 continue
             self._map[s.index] = out
@@ -999,6 +1000,25 @@ class MediaOutput:
                     self.container.set_chapters(chapters)
             except (av.FFmpegError, ValueError, TypeError, AttributeError) as e:
                 self.warnings.append(f"chapters not copied: {_ffmpeg_reason(e)}")
+
+    def _transcode_or_drop(self, s: av.stream.Stream, where: str, name: str, awkward: bool) -> None:
+        """A stream the container cannot hold as it is: audio and text subtitles are re-encoded to
+        what it holds, as ffmpeg does; anything else, or what cannot be re-encoded, is dropped. Either
+        way the warnings say so."""
+        fmt = self.container.format.name
+        if s.type not in ("audio", "subtitle"):
+            self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
+            return
+        try:
+            tx = (AudioTranscoder if s.type == "audio" else SubtitleTranscoder)(self.container, s)
+        except (av.FFmpegError, ValueError, TypeError, ConfigError) as e:
+            self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and re-encoding failed "
+                                 f"({_ffmpeg_reason(e)}); write .mkv to keep it")
+            return
+        self._transcode[s.index] = tx
+        why = "is not played everywhere in" if awkward else "cannot go in"
+        hint = "" if fmt == "matroska" else " (write .mkv to copy it unchanged)"
+        self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt}{hint}")
 
     @property
     def mapped_streams(self) -> dict[int, av.stream.Stream]:
