@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,42 @@ def test_eval_without_lpips_and_unknown_model(eval_root: Path) -> None:
     assert result.exception is None and len(rows) == 1 and "lanczos" in rows[0], result.output
     result = CliRunner().invoke(command, ["-m", "no-such-model", "--data", str(eval_root), "-s", "2"])
     assert isinstance(result.exception, LookupError) and "unknown model" in str(result.exception)
+
+
+def test_eval_on_compressed_lr_matches_an_independent_h264_roundtrip(eval_root: Path, tmp_path: Path) -> None:
+    out_json = tmp_path / "c.json"
+    args = ["-m", "bicubic", "--no-baselines", "--data", str(eval_root / "SetB"), "-s", "2", "--no-lpips"]
+    plain = CliRunner().invoke(command, args)
+    result = CliRunner().invoke(command, [*args, "--lr-crf", "40", "--json", str(out_json)])
+    assert result.exception is None and "then H.264 (libx264 crf 40)" in result.output, result.output
+    doc = json.loads(out_json.read_text())
+    assert doc["lr_crf"] == 40 and "H.264" in doc["protocol"]
+    got = doc["datasets"]["SetB"]["bicubic"]["psnr_y"]
+    # the same LR made here with PyAV directly: bicubic downscale, then libx264 at crf 40
+    import av
+    from vsr.io.image import read_image
+
+    hr = torch.from_numpy(read_image(eval_root / "SetB" / "0.png")).permute(2, 0, 1)[None].float() / 255
+    hr = hr[..., :40, :38]
+    lr = quantize(imresize_down(hr, 2))[0]
+    rgb = (lr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # 20x19: 4:2:0 wants even sizes
+    rgb = np.pad(rgb, ((0, 0), (0, 1), (0, 0)), mode="edge")
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = 20, 20, "yuv420p", Fraction(1, 25)
+    enc.options = {"crf": "40", "preset": "ultrafast", "tune": "zerolatency", "threads": "1"}
+    packets = []
+    for i, img in enumerate((np.roll(rgb, (1, 0), axis=(0, 1)), rgb)):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        packets += list(enc.encode(frame))
+    packets += list(enc.encode(None))
+    dec = av.CodecContext.create("h264", "r")
+    last = [f for p in packets for f in dec.decode(p)] + list(dec.decode(None))
+    lr_c = torch.from_numpy(last[-1].to_ndarray(format="rgb24")[:, :19]).permute(2, 0, 1)[None].float() / 255
+    from vsr.archs import load_model
+
+    expected = psnr_y(quantize(load_model("bicubic", 2).module(lr_c).clamp(0, 1)), hr, crop=2).item()
+    assert got == pytest.approx(expected, abs=1e-4)
+    # compression at crf 40 costs fidelity against the clean LR's result
+    clean = float(re.search(r"bicubic\s+(\d+\.\d+)", plain.output).group(1))
+    assert got < clean - 0.3

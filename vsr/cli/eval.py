@@ -27,8 +27,10 @@ import click
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="Compute ST-LPIPS (slow on the CPU).")
 @click.option("--max-images", type=int, default=0, help="Only the first N images of each dataset (0: all).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+@click.option("--lr-crf", type=click.IntRange(0, 51), default=None,
+              help="Also H.264-compress the LR (libx264 at this crf), as a video upscaler sees its input.")
 def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...], baselines: bool, scale: int, json_path: str | None, device: str,
-            precision: str, lpips: bool, max_images: int, threads: int) -> None:
+            precision: str, lpips: bool, max_images: int, threads: int, lr_crf: int | None) -> None:
     """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
     import torch
 
@@ -49,8 +51,9 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             methods[other] = load_model(other, scale).module
     datasets = find_datasets(data_dirs)
     results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images,
-                       progress=lambda line: click.echo(f"vsr: {line}", err=True))
-    click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = bicubic antialiased downscale")
+                       progress=lambda line: click.echo(f"vsr: {line}", err=True), lr_crf=lr_crf)
+    lr_how = "bicubic antialiased downscale" + (f", then H.264 (libx264 crf {lr_crf})" if lr_crf is not None else "")
+    click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = {lr_how}")
     click.echo(format_table(results))
     if json_path:
         doc = {
@@ -60,8 +63,11 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             "dtype": str(dtype).removeprefix("torch."),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit; outputs 8-bit; "
-                        "PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale",
+            "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit"
+                        + (f" + H.264 (libx264 crf {lr_crf}, ultrafast, 2nd frame of a 2-frame clip)"
+                           if lr_crf is not None else "")
+                        + "; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale",
+            "lr_crf": lr_crf,
             "datasets": to_json(results),
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

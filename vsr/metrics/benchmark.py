@@ -79,10 +79,13 @@ def evaluate(
     lpips: bool = True,
     max_images: int = 0,
     progress: Callable[[str], None] | None = None,
+    lr_crf: int | None = None,
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
     ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16, networks
-    that have the engine's mixed form (``mixed_half``) run in it, on fp32 input."""
+    that have the engine's mixed form (``mixed_half``) run in it, on fp32 input. ``lr_crf``: the LR is
+    also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
+    upscaler sees its input."""
     metric = STLPIPS("alex").to(device) if lpips else None
     from vsr.archs import set_precision
 
@@ -95,6 +98,10 @@ def evaluate(
         for path in paths:
             hr = load_hr(path, scale)
             lr = quantize(imresize_down(hr, scale))
+            if lr_crf is not None:
+                from vsr.train.degrade import h264_roundtrip
+
+                lr = h264_roundtrip(lr[0], lr_crf)[None]
             lr_dev = {dt: lr.to(device=device, dtype=dt) for dt in set(in_dtype.values())}
             hr_dev = hr.to(device)
             for mname, module in methods.items():
