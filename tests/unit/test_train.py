@@ -18,7 +18,8 @@ from vsr.io.image import write_image
 from vsr.ops.resize import downscale_taps, imresize_down
 from vsr.train.config import TRAIN_CONFIG_DIR, DegradationConfig, load_train_config
 from vsr.train.data import HRImageSet, find_images
-from vsr.train.degrade import BicubicDegradation, RealWorldDegradation, h264_roundtrip, jpeg_roundtrip
+from vsr.train.degrade import (BicubicDegradation, RealWorldDegradation, VideoDegradation, h264_roundtrip,
+                                jpeg_roundtrip)
 
 
 def _pattern(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -91,6 +92,13 @@ def test_degradations(image_dir: Path) -> None:
     lr2 = real(hr, torch.Generator().manual_seed(3))
     assert lr1.shape == bic.shape and torch.equal(lr1, lr2)  # seeded
     assert 0 <= lr1.min() and lr1.max() <= 1 and (lr1 - bic).abs().mean() > 0.005
+    # video: the same bicubic LR, then H.264 (always at video_prob 1, never at 0)
+    video = VideoDegradation(2, DegradationConfig(kind="video", video_prob=1.0, video_crf=(30, 30)))
+    lr3 = video(hr, torch.Generator().manual_seed(3))
+    assert torch.equal(lr3, video(hr, torch.Generator().manual_seed(3)))
+    assert lr3.shape == bic.shape and 0.002 < (lr3 - bic).abs().mean() < (lr1 - bic).abs().mean()
+    never = VideoDegradation(2, DegradationConfig(kind="video", video_prob=0.0))
+    assert torch.equal(never(hr, torch.Generator().manual_seed(3)), bic)
     x = hr[0].float() / 255
     err = lambda y, ref=x: (y - ref).abs().mean().item()  # noqa: E731
     assert err(jpeg_roundtrip(x, 10)) > err(jpeg_roundtrip(x, 95))

@@ -23,7 +23,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DegradationConfig:
-    kind: str = "bicubic"  # bicubic | realworld
+    kind: str = "bicubic"  # bicubic | video (bicubic, then H.264 with video_prob) | realworld
     # realworld (Real-ESRGAN-style, two rounds); ranges are [min, max]
     blur_prob: float = 0.8
     blur_sigma: tuple[float, ...] = (0.2, 2.0)
@@ -109,7 +109,7 @@ def _validate(cfg: TrainConfig) -> None:
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(valid)}")
 
-    choice("degradation.kind", cfg.degradation.kind, ("bicubic", "realworld"))
+    choice("degradation.kind", cfg.degradation.kind, ("bicubic", "video", "realworld"))
     choice("loss.pixel", cfg.loss.pixel, ("charbonnier", "l1"))
     choice("loss.hfp_method", cfg.loss.hfp_method, ("haar", "highpass"))
     choice("loss.stlpips_net", cfg.loss.stlpips_net, ("alex", "vgg"))

@@ -112,6 +112,26 @@ class BicubicDegradation:
         return quantize(imresize_down(_to_float(hr), self.scale))
 
 
+class VideoDegradation:
+    """LR = the bicubic LR of :class:`BicubicDegradation`, then (with ``video_prob``) one H.264 round at a
+    crf drawn from ``video_crf``: what a video upscaler sees, a clean downscale that went through a
+    codec, without the blur, noise and resampler changes of the real-world pipeline (which teach a
+    small network to sharpen clean input too hard)."""
+
+    def __init__(self, scale: int, cfg: DegradationConfig) -> None:
+        self.scale = scale
+        self.cfg = cfg
+
+    def __call__(self, hr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        lr = quantize(imresize_down(_to_float(hr), self.scale))
+        for i in range(lr.shape[0]):
+            if _chance(gen, self.cfg.video_prob):
+                crf = int(torch.randint(self.cfg.video_crf[0], self.cfg.video_crf[1] + 1, (1,), generator=gen))
+                shift = tuple(int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
+                lr[i] = quantize(h264_roundtrip(lr[i], crf, shift))  # type: ignore[arg-type]
+        return lr
+
+
 class RealWorldDegradation:
     """Two rounds of random blur, resize, noise and JPEG, then resize to LR size and maybe H.264."""
 
@@ -166,11 +186,13 @@ class RealWorldDegradation:
         return out
 
 
-def make_degradation(scale: int, cfg: DegradationConfig) -> BicubicDegradation | RealWorldDegradation:
-    return BicubicDegradation(scale) if cfg.kind == "bicubic" else RealWorldDegradation(scale, cfg)
+def make_degradation(scale: int, cfg: DegradationConfig) -> BicubicDegradation | VideoDegradation | RealWorldDegradation:
+    if cfg.kind == "bicubic":
+        return BicubicDegradation(scale)
+    return VideoDegradation(scale, cfg) if cfg.kind == "video" else RealWorldDegradation(scale, cfg)
 
 
 __all__ = [
-    "BicubicDegradation", "RealWorldDegradation", "blur", "gaussian_kernel2d", "h264_roundtrip",
+    "BicubicDegradation", "RealWorldDegradation", "VideoDegradation", "blur", "gaussian_kernel2d", "h264_roundtrip",
     "jpeg_roundtrip", "make_degradation",
 ]
