@@ -5,7 +5,7 @@ keep their own names), plus the run's log as ``<date>-<gpu>-gpu-check.log``.
 Every JSON must say what ran, when, where and on which commit (``date``, ``command``, ``commit``,
 ``device``); one that does not, or whose commit is unknown, stops the filing with a one-line reason.
 
-    python benchmarks/gpu_collect.py /work/.device/<call>/files [--dry-run]
+    python benchmarks/gpu_collect.py <folder the files came back to (files_at)> [--dry-run]
 """
 
 from __future__ import annotations
