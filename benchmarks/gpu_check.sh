@@ -72,7 +72,8 @@ if [ "$rehearsal" = 1 ]; then
 else
     dev=cuda req=1 kb_size=1920x1080 drift_data=(.data/eval/Set5 .data/eval/Set14) sizes=(960x540 1280x720 1920x1080)
     batches=(1 4) models=(compact-x2-fast compact-x4-fast compact-x2-quality compact-x4-quality) big=1920x1080
-    drift_models=(-m compact-x2-fast -m compact-x2-quality -m compact-x2-fast-perceptual) x4_drift=1
+    drift_models=(-m compact-x2-fast -m compact-x2-quality -m compact-x2-fast-perceptual -m compact-x2-fast-video)
+    x4_drift=1
     suite=(--frames 100 --repeats 2 --note "gpu_check.sh suite stage")
     pipeline=(tests/integration)
 fi
