@@ -32,6 +32,11 @@ def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:
     return frame.to_ndarray(format="rgba" if alpha else "rgb24")
 
 
+def has_alpha(fmt: av.VideoFormat) -> bool:
+    """Whether frames of this pixel format can carry transparency (an alpha plane, or a palette)."""
+    return fmt.name == "pal8" or any(getattr(c, "is_alpha", False) for c in fmt.components)
+
+
 @dataclass
 class Picture:
     """A still image as the upscaler takes it: upright (EXIF orientation applied), RGB in [0,1],
@@ -56,8 +61,8 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         fmt = frame.format
         deep = any(c.bits > 8 for c in fmt.components)
         gray = fmt.name.startswith(("gray", "ya", "monob", "monow"))
-        has_alpha = fmt.name == "pal8" or any(getattr(c, "is_alpha", False) for c in fmt.components)
-        target = ("rgba64le" if has_alpha else "rgb48le") if deep else ("rgba" if has_alpha else "rgb24")
+        alpha = has_alpha(fmt)
+        target = ("rgba64le" if alpha else "rgb48le") if deep else ("rgba" if alpha else "rgb24")
         array = frame.to_ndarray(format=target).astype(np.float32) / (65535.0 if deep else 255.0)
     except (av.FFmpegError, StopIteration) as e:
         raise InvalidInputError(f"cannot decode image {path}: {e}") from None
@@ -65,8 +70,8 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     turns = round((frame.rotation or 0) / 90) % 4
     if turns:
         array = np.rot90(array, turns)
-    alpha = np.ascontiguousarray(array[..., 3]) if has_alpha and array[..., 3].min() < 1 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray)
+    used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
+    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray)
 
 
 # suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back

@@ -35,6 +35,7 @@ from vsr.errors import (
     OutputError,
 )
 from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
+from vsr.io.image import IMAGE_SUFFIXES, has_alpha
 
 log = logging.getLogger("vsr.io")
 
@@ -379,7 +380,7 @@ class MediaInput:
         if self._index == 0:
             self._first_pix_fmt = frame.format.name
             # transparency is used, not just stored (a GIF decodes to bgra even when opaque)
-            self.alpha_used = _has_alpha(frame.format.name) and bool(
+            self.alpha_used = has_alpha(frame.format) and bool(
                 frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
             self._first_rotation = getattr(frame, "rotation", 0) or 0
             self._size = (frame.width, frame.height)
@@ -454,13 +455,6 @@ class MediaInput:
         self.close()
 
 
-def _has_alpha(pix_fmt: str | None) -> bool:
-    try:
-        return any(getattr(c, "is_alpha", False) for c in av.VideoFormat(pix_fmt).components)
-    except (TypeError, ValueError):
-        return False
-
-
 _PATTERN = re.compile(r"%(0?\d*)d")
 
 
@@ -470,8 +464,6 @@ def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
     script reads a folder of frames), or a name with an ffmpeg frame-number pattern such as
     ``frames/%04d.png`` (numbered from the lowest number present, which ffmpeg itself only finds
     among the first five). Frames are timed at 25 fps, ffmpeg's default for image sequences."""
-    from vsr.io.image import IMAGE_SUFFIXES
-
     if path.is_dir():
         suffixes = [p.suffix.lower() for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         if not suffixes:
@@ -730,6 +722,19 @@ MPEGTS_CARRIES = {"aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3", "opus",
                   "dvb_subtitle", "dvb_teletext", "hdmv_pgs_subtitle"}
 
 
+def held_in_name_only(fmt: str, kind: str, name: str, names: set[str]) -> bool:
+    """Whether the muxer ``fmt`` accepts a ``kind`` stream of codec ``name`` that players would not
+    read from it, so that, as ffmpeg would, it is re-encoded rather than copied: PCM in MP4 (only with
+    a layout FFmpeg can name, rarely played); in FLV any audio but AAC/MP3 (Opus/FLAC need the
+    "enhanced" RTMP ingest servers mostly refuse); in MPEG-TS audio or subtitles it does not carry
+    by standard (written as an opaque data stream)."""
+    if fmt == "mpegts":
+        return kind in ("audio", "subtitle") and not names & MPEGTS_CARRIES
+    if kind != "audio":
+        return False
+    return (fmt == "mp4" and name.startswith("pcm_")) or (fmt == "flv" and name not in ("aac", "mp3"))
+
+
 def copy_stream_tags(source: av.stream.Stream, dest: av.stream.Stream) -> None:
     """The per-stream tags a player shows (language, title, handler name)."""
     for key in ("language", "title", "handler_name"):
@@ -967,17 +972,7 @@ class MediaOutput:
             names = {codec.name, codec.canonical_name} if codec is not None else set()
             name = codec.canonical_name if codec is not None else "unknown codec"
             where = f"{s.type} stream #{s.index} ({name})"
-            # Held in name only, re-encoded as ffmpeg would: PCM in MP4 (only with a layout FFmpeg can
-            # name, and rarely played), and in FLV any audio but AAC/MP3 (Opus/FLAC need "enhanced"
-            # RTMP, which ingest servers mostly refuse)
-            fmt = self.container.format.name
-            awkward = s.type == "audio" and ((fmt == "mp4" and name.startswith("pcm_"))
-                                             or (fmt == "flv" and name not in ("aac", "mp3")))
-            # MPEG-TS takes any stream, but what it does not carry by standard becomes an opaque
-            # data stream no player reads (PCM, SRT): re-encode or drop those instead
-            if fmt == "mpegts" and s.type in ("audio", "subtitle") and not names & MPEGTS_CARRIES:
-                self._transcode_or_drop(s, where, name, False)
-                continue
+            awkward = held_in_name_only(self.container.format.name, s.type, name, names)
             if (supported and names and not (names & supported) and s.type != "data") or awkward:
                 self._transcode_or_drop(s, where, name, awkward)
                 continue

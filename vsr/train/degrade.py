@@ -102,6 +102,14 @@ def blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, (r, r, r, r), mode=mode), kernel.expand(c, 1, *kernel.shape).to(x), groups=c)
 
 
+def _video_round(x: torch.Tensor, cfg: DegradationConfig, gen: torch.Generator) -> torch.Tensor:
+    """One H.264 round of ``(3,H,W)`` at a crf drawn from ``cfg.video_crf``, after a first frame moved
+    by up to 2 px (so the kept frame is inter-predicted, as in a video)."""
+    crf = int(torch.randint(cfg.video_crf[0], cfg.video_crf[1] + 1, (1,), generator=gen))
+    shift = tuple(int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
+    return h264_roundtrip(x, crf, shift)  # type: ignore[arg-type]
+
+
 class BicubicDegradation:
     """LR = 8-bit quantised MATLAB-like bicubic downscale of HR."""
 
@@ -126,9 +134,7 @@ class VideoDegradation:
         lr = quantize(imresize_down(_to_float(hr), self.scale))
         for i in range(lr.shape[0]):
             if _chance(gen, self.cfg.video_prob):
-                crf = int(torch.randint(self.cfg.video_crf[0], self.cfg.video_crf[1] + 1, (1,), generator=gen))
-                shift = tuple(int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
-                lr[i] = quantize(h264_roundtrip(lr[i], crf, shift))  # type: ignore[arg-type]
+                lr[i] = quantize(_video_round(lr[i], self.cfg, gen))
         return lr
 
 
@@ -179,9 +185,7 @@ class RealWorldDegradation:
                 x = self._round(x, lr_size, gen, 0.5)
             x = self._resize(x, lr_size, gen).clamp(0, 1)
             if _chance(gen, self.cfg.video_prob):
-                crf = int(torch.randint(self.cfg.video_crf[0], self.cfg.video_crf[1] + 1, (1,), generator=gen))
-                shift = tuple(int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
-                x = h264_roundtrip(x[0], crf, shift)[None]  # type: ignore[arg-type]
+                x = _video_round(x[0], self.cfg, gen)[None]
             out[i] = quantize(x[0])
         return out
 
