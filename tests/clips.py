@@ -246,3 +246,37 @@ def write_size_change(path: Path) -> Path:
         part.unlink()
     path.write_bytes(b"".join(parts))
     return path
+
+
+def interlaced_picture(index: int, width: int, height: int) -> np.ndarray:
+    """``(H,W,3)`` uint8: two fields captured at different times, as a camera's interlaced frame
+    holds them; a bright bar moves between the top field (even lines) and the bottom one."""
+    rgb = np.full((height, width, 3), 40, np.uint8)
+    for field in (0, 1):
+        x = (index * 2 + field) * (width // 8) % width
+        rgb[field::2, x : x + width // 8] = 230
+    return rgb
+
+
+def write_interlaced(path: Path, frames: int = 8, width: int = 96, height: int = 64) -> Path:
+    """An interlaced MPEG-2 clip (top field first, interlaced DCT/ME), every frame flagged interlaced."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("mpeg2video", rate=25)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        v.codec_context.options = {"top": "1"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(interlaced_picture(i, width, height), format="rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = i
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+    return path
+
+
+def combing(rgb: np.ndarray) -> float:
+    """Mean distance of each line from the average of its neighbours: high where fields disagree."""
+    y = rgb.astype(np.float64).mean(axis=-1) if rgb.ndim == 3 else rgb.astype(np.float64)
+    return float(np.abs(y[1:-1] - (y[:-2] + y[2:]) / 2).mean())

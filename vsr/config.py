@@ -51,10 +51,17 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    deinterlace: str = "auto"  # auto: frames flagged interlaced (bwdif) | on: every frame | off
+    fps: str = ""  # frame rate of an image-sequence input ("" = 25, as ffmpeg); videos keep theirs
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
 
 def _check_type(where: str, value: Any, annotation: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from clips import decode_all, write_clip
+from clips import combing, decode_all, write_clip, write_interlaced
 from streaming import PacedSender, Receiver, free_port, latencies, read_stamp
 from vsr.config import PipelineConfig, load
 from vsr.engine.engine import Engine
@@ -124,6 +124,18 @@ def test_opus_audio_goes_to_flv_as_aac(tmp_path) -> None:
     with av.open(str(tmp_path / "out.flv")) as c:
         assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
         assert sum(f.samples for f in c.decode(audio=0)) >= 0.4 * 48000  # the clip's 0.48 s of sound
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_an_interlaced_stream_is_deinterlaced_before_upscaling(mode, tmp_path) -> None:
+    src = write_interlaced(tmp_path / "tv.ts", frames=10)
+    out = tmp_path / "out.mkv"
+    proc = vsr_stream(str(src), str(out), "-m", "bicubic", "-q", "--deinterlace", mode, "--queue-size", "16")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    with av.open(str(out)) as c:
+        combs = [combing(f.to_ndarray(format="rgb24")[::2]) for f in c.decode(video=0)]
+    assert combs and ((max(combs) < 5) if mode == "auto" else (min(combs) > 30)), combs
 
 
 def test_stdin_to_stdout(tmp_path) -> None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import count_decodable, decode_all, write_clip, write_size_change
+from clips import combing, count_decodable, decode_all, write_clip, write_interlaced, write_size_change
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -495,6 +496,47 @@ def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path)
     empty.mkdir()
     result = CliRunner().invoke(cli, ["upscale", str(empty), "-o", str(tmp_path / "o.mkv")])
     assert result.exit_code == 1 and "directory with no images" in result.stderr
+
+
+def test_image_sequence_frame_rate_is_set_with_fps_and_refused_for_other_inputs(tmp_path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(4):
+        write_image(folder / f"{i:03d}.png", np.full((24, 32, 3), 40 * i, np.uint8))
+    out = tmp_path / "ntsc.mp4"
+    result = run_cli(str(folder), "-o", str(out), "-m", "bicubic", "-q", "--fps", "29.97")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert v.average_rate == Fraction(30000, 1001)
+        times = [float(f.time) for f in c.decode(v)]
+    assert np.allclose(np.diff(times), 1001 / 30000, atol=1e-3) and len(times) == 4
+    clip = write_clip(tmp_path / "v.mkv", frames=3)
+    for source, target, what in ((clip, "x.mkv", "is not one"), (folder / "000.png", "x.png", "is one image")):
+        result = CliRunner().invoke(cli, ["upscale", str(source), "-o", str(tmp_path / target), "--fps", "30"])
+        assert result.exit_code == 1 and what in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    result = CliRunner().invoke(cli, ["upscale", str(folder), "-o", str(tmp_path / "x.mkv"), "--fps", "fast"])
+    assert result.exit_code == 1 and "bad frame rate 'fast'" in result.stderr
+
+
+def test_interlaced_video_is_deinterlaced_before_upscaling_unless_told_not_to(tmp_path) -> None:
+    src = write_interlaced(tmp_path / "tv.mpg", frames=6)
+    before = decode_all(src)
+    outputs = {}
+    for mode in ("auto", "off"):
+        out = tmp_path / f"{mode}.mkv"
+        result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q", "--deinterlace", mode,
+                         "--pix-fmt", "yuv444p")
+        assert result.exit_code == 0, result.stderr
+        assert ("6 interlaced frame(s) were deinterlaced" in result.stderr) == (mode == "auto")
+        with av.open(str(out)) as c:
+            outputs[mode] = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert decode_all(out)["video_pts"] == before["video_pts"]  # one frame out per frame in, same times
+    # Upscaled as they are, the fields' comb is magnified into stripes; deinterlaced first, it is gone.
+    comb_off = np.mean([combing(f[::2]) for f in outputs["off"]])  # every other line: the input's lines
+    comb_auto = np.mean([combing(f[::2]) for f in outputs["auto"]])
+    assert comb_off > 30 and comb_auto < 0.1 * comb_off, (comb_off, comb_auto)
 
 
 def test_x265_ten_bit_output(clips, tmp_path) -> None:

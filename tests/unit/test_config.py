@@ -27,7 +27,7 @@ def test_unknown_keys_and_sections_are_errors_listing_allowed(tmp_path) -> None:
     bad.write_text("[model]\nscael = 4\n")
     with pytest.raises(ConfigError, match=r"unknown key 'scael' \(allowed: .*scale"):
         cfg.load(PipelineConfig, bad)
-    with pytest.raises(ConfigError, match="allowed: encode, model, runtime"):
+    with pytest.raises(ConfigError, match="allowed: decode, encode, model, runtime"):
         cfg.load(PipelineConfig, None, ["modle.scale=2"])
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vsr.cli.upscale import MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP, build_config, install_signal_handlers, monitor_options
+from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP,
+                             build_config, install_signal_handlers, monitor_options)
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.errors import ConfigError, Interrupted, VsrError
 from vsr.pipeline.live import LiveOptions, StreamJob
@@ -40,6 +41,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--monitor-every", type=int, default=None, help="Score frames k, k+1 every N (default 30).")
 @click.option("--monitor-metric", type=click.Choice(PERCEPTUAL), default=None, help=MONITOR_METRIC_HELP)
 @click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
+@click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
@@ -48,7 +50,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
-            monitor_budget: float | None,
+            monitor_budget: float | None, deinterlace: str | None,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -73,7 +75,8 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
     config = build_config(
         config_path,
         {"model.scale": scale, "model.name": model, "runtime.device": device, "model.backend": backend,
-         "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop},
+         "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
+         "decode.deinterlace": deinterlace},
         sets,
     )
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,

@@ -15,6 +15,7 @@ import click
 from vsr import config as cfg
 from vsr.config import PipelineConfig
 from vsr.errors import ConfigError, Interrupted
+from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
 
@@ -123,6 +124,8 @@ def monitor_options(monitor_file: str | None, every: int | None, metric: str | N
                           budget=MonitorOptions.budget if budget is None else budget)
 
 
+DEINTERLACE_HELP = ("auto (default): deinterlace frames flagged interlaced (bwdif, one frame per frame) "
+                    "before upscaling; on: every frame; off: upscale fields as they are.")
 MONITOR_METRIC_HELP = ("Learned metric for the cross-scale score: the distilled ST-LPIPS student (default, "
                        "~30x cheaper), ST-LPIPS itself, both, or none.")
 MONITOR_BUDGET_HELP = ("Most of the wall time the monitor may spend scoring (default 0.1): after each scored "
@@ -159,6 +162,9 @@ def summary(result: UpscaleResult) -> str:
 @click.option("--tile", type=int, default=None, help="Tile size in input pixels (0 = whole frame).")
 @click.option("--tile-overlap", type=int, default=None, help="Tile overlap (0 = model's context).")
 @click.option("--frames", "max_frames", type=int, default=0, help="Stop after N frames (0 = all).")
+@click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
+@click.option("--fps", type=str, default=None,
+              help="Frame rate of an image-sequence input: 24, 29.97, 30000/1001... (default 25, as ffmpeg).")
 @click.option("--config", "config_path", type=str, default=None, help=CONFIG_HELP)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override any config key, e.g. --set runtime.queue_size=8.")
@@ -174,7 +180,8 @@ def summary(result: UpscaleResult) -> str:
 def command(input_path: str, output_path: str, scale: int | None, model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
-            tile: int | None, tile_overlap: int | None, max_frames: int, config_path: str | None,
+            tile: int | None, tile_overlap: int | None, max_frames: int, deinterlace: str | None,
+            fps: str | None, config_path: str | None,
             sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
     """Upscale INPUT (a video FFmpeg reads, or an image) into OUTPUT.
@@ -193,6 +200,7 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
             "model.backend": backend, "model.precision": precision, "encode.codec": codec,
             "encode.crf": crf, "encode.preset": preset, "encode.pix_fmt": pix_fmt,
             "model.batch": batch, "model.tile": tile, "model.tile_overlap": tile_overlap,
+            "decode.deinterlace": deinterlace, "decode.fps": fps,
         },
         sets,
     )

@@ -35,6 +35,7 @@ from vsr.errors import (
     OutputError,
 )
 from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
+from vsr.io.deinterlace import Deinterlacer
 from vsr.io.image import IMAGE_SUFFIXES, has_alpha
 
 log = logging.getLogger("vsr.io")
@@ -210,6 +211,8 @@ class MediaInput:
         options: dict[str, str] | None = None,
         threads: int = 0,
         timeout: float | None = None,
+        deinterlace: str = "auto",
+        framerate: str | None = None,
     ) -> None:
         url = str(url)
         self.url = "pipe:0" if url == "-" else url
@@ -220,11 +223,18 @@ class MediaInput:
             sequence = image_sequence(path) if format is None else None
             if sequence is not None:  # a folder of images, or an ffmpeg pattern (frame%04d.png)
                 self.url, seq_options = sequence
+                if framerate:
+                    seq_options["framerate"] = parse_rate(framerate)
                 format, options = "image2", {**seq_options, **(options or {})}
+                framerate = None
             elif not path.exists():
                 raise InputNotFoundError(f"input not found: {self.url}")
             elif path.is_dir():
                 raise InvalidInputError(f"input is a directory with no images in it: {self.url}")
+        if framerate:
+            raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.url} is not one "
+                              f"(a video keeps its own timestamps)")
+        self._deinterlacer = Deinterlacer(deinterlace)
         try:
             self.container = av.open(
                 self.url, "r", format=format, options=options or {}, timeout=timeout
@@ -363,18 +373,22 @@ class MediaInput:
                         self.report.first_decode_error = _ffmpeg_reason(e)
                     continue
                 for frame in frames:
-                    yield self._convert(frame)
+                    for ready in self._deinterlacer.push(frame):
+                        yield self._convert(ready)
             elif packet.dts is not None or packet.pts is not None:
                 yield Passthrough(packet, packet.stream.index)
         # Demuxing ended (or failed): drain whatever the decoder still holds.
         try:
             for frame in video.codec_context.decode(None):
-                yield self._convert(frame)
+                for ready in self._deinterlacer.push(frame):
+                    yield self._convert(ready)
         except av.EOFError:
             pass
         except av.FFmpegError as e:  # a broken tail: keep what was decoded
             self.report.decode_errors += 1
             self.report.first_decode_error = self.report.first_decode_error or _ffmpeg_reason(e)
+        for ready in self._deinterlacer.flush():
+            yield self._convert(ready)
 
     def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
         if self._index == 0:
@@ -438,6 +452,14 @@ class MediaInput:
                 f"input looks truncated: it ended after {self._index} of the ~{expected} frames its "
                 f"header announces; every decodable frame was upscaled"
             )
+        if self._deinterlacer.failure:
+            out.append(f"frames could not be deinterlaced and were upscaled as they are "
+                       f"({self._deinterlacer.failure})")
+        if self._deinterlacer.interlaced:
+            out.append(
+                f"{self._deinterlacer.interlaced} interlaced frame(s) were deinterlaced (bwdif, one frame "
+                f"per frame) before upscaling; --deinterlace off keeps the fields as they are"
+            )
         if self.report.decode_errors:
             out.append(
                 f"input is damaged: {self.report.decode_errors} video packet(s) could not be decoded "
@@ -484,6 +506,21 @@ def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
     if not numbers:
         return None
     return str(path), {"start_number": str(min(numbers))}
+
+
+def parse_rate(text: str) -> str:
+    """A frame rate given as ``30``, ``29.97`` or ``30000/1001``, as FFmpeg's ``num/den``; NTSC's
+    decimal spellings (23.976, 29.97, 59.94) mean their exact x/1001 rates, as ffmpeg reads them."""
+    try:
+        rate = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        rate = Fraction(0)
+    if not 0 < rate <= 1000:
+        raise ConfigError(f"bad frame rate {text!r} (give e.g. 25, 29.97 or 30000/1001)")
+    for ntsc in (24000, 30000, 60000, 120000):
+        if rate != Fraction(ntsc, 1001) and abs(rate - Fraction(ntsc, 1001)) < Fraction(1, 200):
+            rate = Fraction(ntsc, 1001)
+    return f"{rate.numerator}/{rate.denominator}"
 
 
 def glob_escape(text: str) -> str:

@@ -61,7 +61,8 @@ class LiveOptions:
     stop_grace: float = 2.0
 
 
-def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0) -> MediaInput:
+def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0,
+                    deinterlace: str = "auto") -> MediaInput:
     """Open (and prime) a live input. Inputs that wait for a sender (listen mode, udp) may wait
     ``live.wait`` seconds for it; reads then time out after ``live.timeout`` seconds of silence."""
     waits = endpoint.listen or endpoint.url.startswith("udp://")
@@ -70,6 +71,7 @@ def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0) -> 
         return MediaInput(
             endpoint.url, live=True, format=endpoint.format, options=dict(endpoint.options),
             timeout=(open_timeout, live.timeout) if endpoint.network else None, threads=threads,
+            deinterlace=deinterlace,
         )
     except InvalidInputError as e:
         if waits and "Immediate exit requested" in str(e):
@@ -346,10 +348,11 @@ class StreamJob:
     def run(self) -> StreamResult:
         engine = self.engine if self.engine is not None else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
-        media = open_live_input(self.input, self.live, threads)
+        deinterlace = self.config.decode.deinterlace
+        media = open_live_input(self.input, self.live, threads, deinterlace)
         reopen = None
         if self.input.can_reconnect:
-            reopen = lambda: open_live_input(self.input, self.live, threads)  # noqa: E731
+            reopen = lambda: open_live_input(self.input, self.live, threads, deinterlace)  # noqa: E731
         try:
             output = self._open_output(media, engine)
             try:

@@ -140,7 +140,8 @@ class UpscaleJob:
         if is_image_path(self.output_path):
             raise ConfigError(f"output {self.output_path} is an image name but the input is a video")
         model, engine = build_engine(self.config)
-        media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads)
+        media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads,
+                           deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None)
         target = None
         try:
             target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
@@ -224,6 +225,8 @@ class UpscaleJob:
         )
 
     def _run_image(self, on_start, on_frame) -> UpscaleResult:
+        if self.config.decode.fps:
+            raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.input_path} is one image")
         model, engine = build_engine(self.config)
         picture = read_picture(self.input_path)
         target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
