@@ -280,3 +280,26 @@ def combing(rgb: np.ndarray) -> float:
     """Mean distance of each line from the average of its neighbours: high where fields disagree."""
     y = rgb.astype(np.float64).mean(axis=-1) if rgb.ndim == 3 else rgb.astype(np.float64)
     return float(np.abs(y[1:-1] - (y[:-2] + y[2:]) / 2).mean())
+
+
+# An HDR10 grade: BT.2020 primaries, D65, a 1000-nit mastering display, MaxCLL 1000, MaxFALL 400.
+HDR10_X265 = "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50):max-cll=1000,400"
+
+
+def write_hdr10(path: Path, frames: int = 4, width: int = 64, height: int = 48) -> Path:
+    """A 10-bit HEVC clip tagged BT.2020/PQ whose SEI carries HDR10 static metadata."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx265", rate=25)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p10le"
+        cc = v.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 9, 9, 16, 1
+        cc.options = {"preset": "ultrafast", "x265-params": "log-level=error:" + HDR10_X265}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(smooth_pattern(i, width, height), format="rgb24")
+            frame = frame.reformat(format="yuv420p10le")
+            frame.pts = i
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+    return path

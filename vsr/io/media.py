@@ -36,6 +36,8 @@ from vsr.errors import (
 )
 from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
+from vsr.io.hdr import ENCODERS as HDR_ENCODERS
+from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
 from vsr.io.image import IMAGE_SUFFIXES, has_alpha
 
 log = logging.getLogger("vsr.io")
@@ -119,6 +121,7 @@ class VideoInfo:
     rotation: float  # counter-clockwise degrees from the display matrix
     sample_aspect_ratio: Fraction | None
     codec: str
+    hdr: HdrMetadata | None = None  # HDR10 mastering display and light levels, where the input has them
 
 
 @dataclass
@@ -330,6 +333,7 @@ class MediaInput:
             rotation=float(self._first_rotation or 0.0),
             sample_aspect_ratio=Fraction(sar) if sar else None,
             codec=s.codec_context.name,
+            hdr=self._first_hdr,
         )
 
     # -- reading -----------------------------------------------------------------------------
@@ -397,6 +401,7 @@ class MediaInput:
             self.alpha_used = has_alpha(frame.format) and bool(
                 frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
             self._first_rotation = getattr(frame, "rotation", 0) or 0
+            self._first_hdr = read_hdr(frame)
             self._size = (frame.width, frame.height)
         elif (frame.width, frame.height) != self._size:
             # As ffmpeg does: one output size for the whole stream, later sizes scaled to it.
@@ -925,6 +930,10 @@ class MediaOutput:
             enc = check_encoder(codec)
             pix_fmt = choose_pix_fmt(info, opts, enc, scale)
             bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
+            if opts.pix_fmt == "auto" and info.layout.bits > 8 and bits == 8:
+                self.warnings.append(
+                    f"the input has {info.layout.bits} bits per sample and {enc.name} here writes 8: "
+                    f"gradients may band (libx264, libx265 and libsvtav1 keep 10 bits, in .mkv or .mp4)")
             color = info.color
             if enc.name == "mpeg1video" and color.matrix != "bt601":  # MPEG-1 cannot say otherwise
                 color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
@@ -990,7 +999,19 @@ class MediaOutput:
             cc.gop_size = opts.gop
         if opts.low_latency or fmt == "avi":  # AVI stores no reordering: B-frames break its timestamps
             cc.max_b_frames = 0
-        cc.options = encoder_options(opts)
+        options = encoder_options(opts)
+        if enc.name == "libsvtav1":  # SVT-AV1 logs its whole configuration to stderr: errors only
+            os.environ.setdefault("SVT_LOG", "1")
+        if info.hdr is not None:  # HDR10 static metadata: written where the encoder can be told it
+            hdr = encoder_params(enc.name, info.hdr)
+            if hdr is not None:
+                merge_params(options, *hdr)
+            else:
+                self.warnings.append(
+                    f"the input's HDR10 metadata ({info.hdr.describe()}) is not written by {enc.name}; "
+                    f"{', '.join(HDR_ENCODERS)} keep it"
+                )
+        cc.options = options
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         copy_stream_tags(in_video, stream)
