@@ -539,6 +539,36 @@ def test_interlaced_video_is_deinterlaced_before_upscaling_unless_told_not_to(tm
     assert comb_off > 30 and comb_auto < 0.1 * comb_off, (comb_off, comb_auto)
 
 
+def test_of_several_video_streams_the_largest_is_upscaled_and_the_others_named(tmp_path) -> None:
+    src = tmp_path / "angles.mkv"
+    with av.open(str(src), "w") as out:
+        streams = []
+        for w, h in ((32, 24), (64, 48), (64, 48)):  # a small preview, then two of the same size
+            s = out.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+            streams.append(s)
+        for i in range(4):
+            for n, s in enumerate(streams):
+                rgb = np.full((s.height, s.width, 3), 40 * n + 10 * i, np.uint8)
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+                frame.pts = i
+                for packet in s.encode(frame):
+                    out.mux(packet)
+        for s in streams:
+            for packet in s.encode(None):
+                out.mux(packet)
+    out_path = tmp_path / "out.mkv"
+    result = run_cli(str(src), "-o", str(out_path), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out_path)) as c:
+        assert len(c.streams.video) == 1
+        means = [round(float(f.to_ndarray(format="rgb24").mean())) for f in c.decode(video=0)]
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (128, 96)
+    assert np.allclose(means, [40 + 10 * i for i in range(4)], atol=1.5)  # the first of the largest: #1
+    assert "video stream #0 (h264 32x24) is not kept" in result.stderr
+    assert "video stream #2 (h264 64x48) is not kept" in result.stderr
+
+
 def test_x265_ten_bit_output(clips, tmp_path) -> None:
     out = tmp_path / "x265.mkv"
     result = run_cli(str(clips["tenbit"]), "-o", str(out), "--codec", "libx265", "--preset", "ultrafast", "-q")

@@ -281,7 +281,15 @@ class MediaInput:
             raise InvalidInputError(
                 f"{self.url} has no video stream (it has: {kinds or 'no streams at all'})"
             )
-        self.video = videos[0]
+        # as ffmpeg maps by default: the video stream of the highest resolution (the first among equals)
+        self.video = max(videos, key=lambda v: (v.codec_context.width * v.codec_context.height
+                                                if v.codec_context is not None else 0, -v.index))
+        for other in videos:
+            if other is not self.video:
+                cc = other.codec_context
+                what = f"{cc.name} {cc.width}x{cc.height}" if cc is not None else "no decoder"
+                self.report.warnings.append(f"video stream #{other.index} ({what}) is not kept: one video "
+                                            f"stream is upscaled (#{self.video.index})")
         cc = self.video.codec_context
         if cc is None:
             raise InvalidInputError(f"{self.url}: no decoder for its video codec")
