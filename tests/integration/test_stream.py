@@ -107,6 +107,35 @@ def test_a_slow_engine_drops_stale_frames_instead_of_growing_latency(tmp_path) -
     assert gaps > 0
 
 
+class BuildOnFirstCall(Engine):
+    """The real engine, whose first call takes as long as building a compiled engine would."""
+
+    build = 2.0
+    built = False
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.built:
+            time.sleep(self.build)
+            self.built = True
+        return super().__call__(x)
+
+
+def test_the_engine_is_built_before_the_first_frame_is_timed(tmp_path) -> None:
+    pin = free_port()
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    engine = BuildOnFirstCall(load_model("bicubic", 2), torch.device("cpu"))
+    job = StreamJob(f"tcp://127.0.0.1:{pin}?listen", str(tmp_path / "rec.mkv"), config,
+                    LiveOptions(stats_interval=60), engine=engine)
+    sender = PacedSender(f"tcp://127.0.0.1:{pin}", 2 * FPS, fps=FPS)
+    sender.start()
+    result = job.run()
+    sender.join(30)
+    assert sender.error is None and engine.built
+    # Built while the first frame waited to be timed, not on its clock: no frame waits 2 s.
+    assert result.summary["latency_ms"]["max"] < 1000 * BuildOnFirstCall.build
+    assert result.frames_out + result.dropped == result.frames_in
+
+
 def test_opus_audio_goes_to_flv_as_aac(tmp_path) -> None:
     from click.testing import CliRunner
     from vsr.cli.main import cli

@@ -377,6 +377,10 @@ class StreamJob:
 
     def _run(self, media: MediaInput, output: MediaOutput, engine: Engine,
              reopen: Callable[[], MediaInput] | None) -> StreamResult:
+        # Build and run the engine for this frame size before the first frame is timed: a compiled
+        # backend's first call (minutes for TensorRT) would otherwise hold that frame, and drop every
+        # frame behind it, on the clock.
+        engine.warmup(media.info.height, media.info.width)
         source = LiveSource(media, reopen, self.live)
         stats = StreamStats()
 
