@@ -244,6 +244,20 @@ def test_sigterm_flushes_and_closes_the_output(tmp_path) -> None:
     assert got["frames"] > FPS // 2 and (got["width"], got["height"]) == (256, 192)
 
 
+@pytest.mark.parametrize("url", ["tcp://127.0.0.1:{port}?listen", "udp://127.0.0.1:{port}"])
+def test_ctrl_c_while_waiting_for_a_sender_stops_at_once(url, tmp_path) -> None:
+    rec = tmp_path / "rec.mkv"
+    proc = vsr_stream(url.format(port=free_port()), str(rec), "-m", "bicubic", "--wait", "60")
+    time.sleep(4)  # started, and blocked in FFmpeg's open, which no signal interrupts
+    assert proc.poll() is None
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5, err.decode()  # not when the 60 s wait runs out
+    assert proc.returncode == 130 and "stopped while waiting for" in err.decode(), err.decode()
+    assert "Traceback" not in err.decode() and not rec.exists()
+
+
 @pytest.mark.parametrize("transport", ["rtmp", "udp"])
 def test_rtmp_listen_and_udp_inputs(transport, tmp_path) -> None:
     port = free_port()

@@ -27,7 +27,7 @@ import numpy as np
 
 from vsr.config import PipelineConfig
 from vsr.engine.engine import Engine
-from vsr.errors import InvalidInputError, OutputError, VsrError
+from vsr.errors import Interrupted, InvalidInputError, OutputError, VsrError
 from vsr.io.live import Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
@@ -349,7 +349,7 @@ class StreamJob:
         engine = self.engine if self.engine is not None else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
         deinterlace = self.config.decode.deinterlace
-        media = open_live_input(self.input, self.live, threads, deinterlace)
+        media = self._open_unless_stopped(lambda: open_live_input(self.input, self.live, threads, deinterlace))
         reopen = None
         if self.input.can_reconnect:
             reopen = lambda: open_live_input(self.input, self.live, threads, deinterlace)  # noqa: E731
@@ -361,6 +361,38 @@ class StreamJob:
                 output.close()
         finally:
             media.close()
+
+    def _open_unless_stopped(self, opener: Callable[[], MediaInput]) -> MediaInput:
+        """``opener()`` in a helper thread, so that a stop (Ctrl-C, SIGTERM) is served at once: FFmpeg's
+        blocking open of a listening or udp input does not return for signals, only when its wait
+        (``--wait``, a minute by default) runs out. An open given up on is closed when it returns."""
+        box: dict[str, Any] = {}
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                result: Any = opener()
+                key = "media"
+            except BaseException as e:  # handed to the caller below
+                result, key = e, "error"
+            with lock:
+                box[key] = result
+                done.set()
+                abandoned = box.get("abandoned", False)
+            if abandoned and key == "media":
+                result.close()
+
+        threading.Thread(target=work, name="vsr-open-input", daemon=True).start()
+        while not done.wait(0.1):
+            if self._stop_requested:
+                with lock:
+                    if not done.is_set():
+                        box["abandoned"] = True
+                        raise Interrupted(f"stopped while waiting for {self.input.url}; nothing was written")
+        if "error" in box:
+            raise box["error"]
+        return box["media"]
 
     def _open_output(self, media: MediaInput, engine: Engine) -> MediaOutput:
         opts = encode_options(self.config, low_latency=True)
