@@ -76,6 +76,14 @@ def test_media_input_deinterlaces_and_reports_it(tmp_path) -> None:
     assert combing(frames[2].planes[0]) > 20
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_short_interlaced_clips_lose_no_frame_to_the_filters_lookahead(n, tmp_path) -> None:
+    src = write_interlaced(tmp_path / "short.mpg", frames=n)
+    with MediaInput(src) as media:
+        frames = [it for it in media.items() if hasattr(it, "planes")]
+    assert len(frames) == n and media.info.width == 96
+
+
 def test_modes_and_rates_are_checked() -> None:
     assert check_mode("on") == "on"
     with pytest.raises(ConfigError, match="valid: auto, on, off"):
