@@ -110,7 +110,7 @@ for s in "${stages[@]}"; do
         stage drift-x2 60 python3 benchmarks/fp16_drift.py "${drift_models[@]}" -s 2 --device $dev \
             --data "${drift_data[@]}" --json "$OUT/drift-x2.json"
         [ "$x4_drift" = 1 ] && stage drift-x4 60 python3 benchmarks/fp16_drift.py -m compact-x4-fast \
-            -m compact-x4-quality -m compact-x4-fast-perceptual -s 4 --device $dev --data "${drift_data[@]}" \
+            -m compact-x4-quality -m compact-x4-fast-perceptual -m compact-x4-fast-video -s 4 --device $dev --data "${drift_data[@]}" \
             --json "$OUT/drift-x4.json" ;;
     eager) stage eager 120 python3 benchmarks/bench_backends.py --device $dev --models "${models[@]}" \
                --sizes "${sizes[@]}" --batches "${batches[@]}" --backends eager --json "$OUT/backends-eager.json" ;;
