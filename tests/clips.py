@@ -227,6 +227,18 @@ def count_decodable(path: Path) -> int:
     return n
 
 
+def encode_pictures(out: av.container.OutputContainer, v: av.VideoStream, pictures, start: int = 0) -> None:
+    """Encode RGB ``pictures`` into ``v`` at pts ``start, start+1, ...`` (in the stream's frame
+    rate), converted to the stream's pixel format, and flush the encoder."""
+    for i, rgb in enumerate(pictures):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=v.pix_fmt)
+        frame.pts = start + i
+        for packet in v.encode(frame):
+            out.mux(packet)
+    for packet in v.encode(None):
+        out.mux(packet)
+
+
 def write_size_change(path: Path) -> Path:
     """An MPEG-TS whose video changes resolution half-way (two segments back to back)."""
     parts = []
@@ -235,13 +247,7 @@ def write_size_change(path: Path) -> Path:
         with av.open(str(part), "w") as out:
             v = out.add_stream("mpeg2video", rate=25)
             v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-            for i in range(10):
-                frame = av.VideoFrame.from_ndarray(pattern(i, w, h), format="rgb24").reformat(format="yuv420p")
-                frame.pts = start + i
-                for packet in v.encode(frame):
-                    out.mux(packet)
-            for packet in v.encode(None):
-                out.mux(packet)
+            encode_pictures(out, v, (pattern(i, w, h) for i in range(10)), start=start)
         parts.append(part.read_bytes())
         part.unlink()
     path.write_bytes(b"".join(parts))
@@ -265,14 +271,7 @@ def write_interlaced(path: Path, frames: int = 8, width: int = 96, height: int =
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
         v.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
         v.codec_context.options = {"top": "1"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(interlaced_picture(i, width, height), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts = i
-            for packet in v.encode(frame):
-                out.mux(packet)
-        for packet in v.encode(None):
-            out.mux(packet)
+        encode_pictures(out, v, (interlaced_picture(i, width, height) for i in range(frames)))
     return path
 
 
@@ -294,12 +293,5 @@ def write_hdr10(path: Path, frames: int = 4, width: int = 64, height: int = 48) 
         cc = v.codec_context
         cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 9, 9, 16, 1
         cc.options = {"preset": "ultrafast", "x265-params": "log-level=error:" + HDR10_X265}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(smooth_pattern(i, width, height), format="rgb24")
-            frame = frame.reformat(format="yuv420p10le")
-            frame.pts = i
-            for packet in v.encode(frame):
-                out.mux(packet)
-        for packet in v.encode(None):
-            out.mux(packet)
+        encode_pictures(out, v, (smooth_pattern(i, width, height) for i in range(frames)))
     return path

@@ -20,8 +20,6 @@ _MASTERING = struct.Struct("<22i")
 # AVContentLightMetadata: unsigned MaxCLL, MaxFALL.
 _LIGHT = struct.Struct("<2I")
 
-ENCODERS = ("libx265", "libx264", "libsvtav1")  # the encoders vsr tells about it
-
 
 @dataclass(frozen=True)
 class HdrMetadata:
@@ -70,43 +68,39 @@ def read_hdr(frame: av.VideoFrame) -> HdrMetadata | None:
     return HdrMetadata(primaries, white, luminance, cll, fall)
 
 
-def _xy(point: tuple[Fraction, Fraction], unit: int) -> str:
-    return f"({round(point[0] * unit)},{round(point[1] * unit)})"
+# How each encoder is told: (private option, mastering display key, light level key, units of a
+# chromaticity and of a luminance). x265 and x264 take integers in 0.00002 and 0.0001 cd/m^2;
+# SVT-AV1 (units None) takes decimals.
+_SPELLING = {
+    "libx265": ("x265-params", "master-display", "max-cll", 50000, 10000),
+    "libx264": ("x264-params", "mastering-display", "cll", 50000, 10000),
+    "libsvtav1": ("svtav1-params", "mastering-display", "content-light", None, None),
+}
+ENCODERS = tuple(_SPELLING)  # the encoders vsr tells about it
 
 
 def encoder_params(codec: str, meta: HdrMetadata) -> tuple[str, str] | None:
     """``(private option, value)`` that makes ``codec`` write ``meta``, or None where vsr knows no way.
-
-    x265 and x264 take chromaticities in units of 0.00002 and luminances in 0.0001 cd/m^2, the
-    order G, B, R; SVT-AV1 takes decimal values.
-    """
-    parts = []
-    if codec in ("libx265", "libx264"):
-        if meta.primaries is not None and meta.white_point is not None and meta.luminance is not None:
-            r, g, b = meta.primaries
-            lo, hi = meta.luminance
-            parts.append(f"master-display=G{_xy(g, 50000)}B{_xy(b, 50000)}R{_xy(r, 50000)}"
-                         f"WP{_xy(meta.white_point, 50000)}L({round(hi * 10000)},{round(lo * 10000)})")
-            if codec == "libx264":
-                parts[-1] = parts[-1].replace("master-display", "mastering-display")
-        if meta.max_cll is not None:
-            parts.append(f"{'max-cll' if codec == 'libx265' else 'cll'}={meta.max_cll},{meta.max_fall}")
-        key = "x265-params" if codec == "libx265" else "x264-params"
-    elif codec == "libsvtav1":
-        if meta.primaries is not None and meta.white_point is not None and meta.luminance is not None:
-            r, g, b = meta.primaries
-
-            def xy(p: tuple[Fraction, Fraction]) -> str:
-                return f"({float(p[0]):.5f},{float(p[1]):.5f})"
-
-            lo, hi = meta.luminance
-            parts.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(meta.white_point)}"
-                         f"L({float(hi):.4f},{float(lo):.4f})")
-        if meta.max_cll is not None:
-            parts.append(f"content-light={meta.max_cll},{meta.max_fall}")
-        key = "svtav1-params"
-    else:
+    Primaries go in the order G, B, R, then the white point, then L(max, min)."""
+    spelling = _SPELLING.get(codec)
+    if spelling is None:
         return None
+    key, mastering, light, xy_unit, lum_unit = spelling
+
+    def number(value: Fraction, unit: int | None, digits: int) -> str:
+        return str(round(value * unit)) if unit else f"{float(value):.{digits}f}"
+
+    def xy(point: tuple[Fraction, Fraction]) -> str:
+        return f"({number(point[0], xy_unit, 5)},{number(point[1], xy_unit, 5)})"
+
+    parts = []
+    if meta.primaries is not None and meta.white_point is not None and meta.luminance is not None:
+        r, g, b = meta.primaries
+        lo, hi = meta.luminance
+        parts.append(f"{mastering}=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(meta.white_point)}"
+                     f"L({number(hi, lum_unit, 4)},{number(lo, lum_unit, 4)})")
+    if meta.max_cll is not None:
+        parts.append(f"{light}={meta.max_cll},{meta.max_fall}")
     return (key, ":".join(parts)) if parts else None
 
 
