@@ -26,10 +26,11 @@ class ModelConfig:
     name: str = "auto"  # registry name, shipped preset, .pth/.safetensors path, or auto
     scale: int = 2
     backend: str = "eager"  # eager | compile | tensorrt | auto
-    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp16 | fp32
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32
     batch: int = 1
     tile: int = 0  # 0: whole frame; else tile edge in input pixels
     tile_overlap: int = 0  # 0: the model's own receptive context
+    layout: str = "auto"  # auto: channels-last for learned networks | channels_last | contiguous
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class RuntimeConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     queue_size: int = 4
     decode_threads: int = 0  # 0: FFmpeg's choice
-    torch_threads: int = 0  # 0: auto (on CPU half the cores, the rest is left to the codecs)
+    torch_threads: int = 0  # 0: auto (on CPU every usable core; on CUDA 1)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,27 @@ def test_batch_and_tiles_do_not_change_the_result(clips, tmp_path) -> None:
         assert all(np.array_equal(x, y) for x, y in zip(outs[0], frames))
 
 
+def test_bf16_runs_the_whole_pipeline_and_stays_close_to_fp32(clips, tmp_path, monkeypatch) -> None:
+    import vsr.engine.device as device_mod
+
+    monkeypatch.setattr(device_mod, "cpu_bf16_native", lambda: True)  # emulated where not native: same values
+    outs = []
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.mkv"
+        result = run_cli(str(clips["audio"]), "-o", str(out), "--preset", "ultrafast", "--crf", "0",
+                         "--precision", precision)
+        assert result.exit_code == 0, result.stderr
+        with av.open(str(out)) as c:
+            outs.append([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    assert len(outs[0]) == len(outs[1]) == 12
+    worst = min(psnr(a, b) for a, b in zip(*outs))
+    assert 40 < worst < 100, worst  # close to fp32, yet not the fp32 output itself
+    bad = CliRunner().invoke(cli, ["upscale", str(clips["audio"]), "-o", str(tmp_path / "l.mkv"), "-m", "lanczos",
+                                   "--precision", "bf16"])
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1
+    assert "precision bf16 is offered for the compact (plain 3x3 conv) networks only" in bad.stderr
+
+
 def _cues(path: Path) -> list[tuple]:
     """(text, start from the first video frame, duration) of each subtitle cue."""
     start = decode_all(path)["video_pts"][0]

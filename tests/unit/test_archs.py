@@ -16,7 +16,7 @@ from vsr.archs.files import load_weights_file, save_weights_file
 from vsr.archs.plain import PlainSR
 from vsr.archs.presets import deploy_cost, load_preset, preset_names
 from vsr.archs.rep import RepConv, RepSR
-from vsr.errors import InvalidInputError, UnknownModelError, UnsupportedScaleError, VsrError
+from vsr.errors import ConfigError, InvalidInputError, UnknownModelError, UnsupportedScaleError, VsrError
 
 PRESETS = preset_names()
 
@@ -146,14 +146,37 @@ def test_mixed_half_keeps_head_and_skip_in_fp32() -> None:
         RepSR(2, 8, 1).reparameterize().half().mixed_half()
 
 
+def test_mixed_bf16_keeps_head_skip_and_output_in_fp32() -> None:
+    torch.manual_seed(5)
+    plain = RepSR(2, 8, 2).reparameterize()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        ref = plain(x)
+        plain.mixed(torch.bfloat16)
+        assert plain.body_dtype == torch.bfloat16 and plain.body[0].weight.dtype == torch.float32
+        assert all(m.weight.dtype == torch.bfloat16 for m in list(plain.body)[1:] if hasattr(m, "weight"))
+        out = plain(x)
+        assert out.dtype == torch.float32 and out.shape == ref.shape
+        assert 0 < (out - ref).abs().max() < 3e-2 * max(1.0, ref.abs().max().item())
+        with pytest.raises(ValueError, match="fp32 network"):
+            plain.mixed(torch.float16)  # from another mixed form
+        with pytest.raises(ValueError, match="float16 or bfloat16"):
+            plain.unmixed().mixed(torch.float64)
+        back = plain(x)  # unmixed(): one dtype again (the weights keep their bf16 rounding)
+        assert back.dtype == torch.float32 and not plain.fp32_head and (back - ref).abs().max() < 3e-2
+
+
 def test_set_precision_picks_the_form_and_input_dtype() -> None:
     plain = RepSR(2, 8, 1).reparameterize()
     assert archs.set_precision(plain, torch.float16) == torch.float32 and plain.fp32_head
+    assert archs.set_precision(plain, torch.bfloat16) == torch.float32 and plain.body_dtype == torch.bfloat16
     assert archs.set_precision(plain, torch.float32) == torch.float32 and not plain.fp32_head
     with torch.no_grad():
         assert plain(torch.rand(1, 3, 6, 6)).dtype == torch.float32
     lanczos = load_model("lanczos", 2).module
     assert archs.set_precision(lanczos, torch.float16) == torch.float16
+    with pytest.raises(ConfigError, match="bf16 is offered for the compact"):
+        archs.set_precision(lanczos, torch.bfloat16)
 
 
 def test_reparameterize_changes_with_training() -> None:

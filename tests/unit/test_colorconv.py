@@ -121,3 +121,18 @@ def test_untagged_hd_is_bt709_and_sd_is_bt601() -> None:
     uhd = resolve_color(9, 1, 9, 16, 3840, 2160, "yuv420p10le")
     assert uhd.matrix == "bt2020" and uhd.trc == 16  # PQ transfer is carried through
     assert resolve_color(2, 1, 9, 2, 640, 360, "yuv420p").matrix == "bt2020"  # from primaries
+
+
+def test_channels_last_and_half_inputs_give_the_same_codes() -> None:
+    """The engine hands over channels-last frames on the CPU (and fp16 on CUDA): same planes."""
+    torch.manual_seed(3)
+    big = torch.rand(2, 3, 20, 30) * 1.2 - 0.1  # also out of range: clamped alike
+    rgb = big[..., 1:19, 2:28].contiguous()
+    spec = YuvSpec("bt709", False, 8, 1, 1)
+    ref = rgb_to_yuv(rgb, spec)
+    for other in (rgb.contiguous(memory_format=torch.channels_last), big[..., 1:19, 2:28]):  # and a tile's view
+        assert not other.is_contiguous()
+        got = rgb_to_yuv(other, spec)
+        assert all(torch.equal(a, b) for a, b in zip(ref, got))
+    half = rgb.half()
+    assert all(torch.equal(a, b) for a, b in zip(rgb_to_yuv(half, spec), rgb_to_yuv(half.float(), spec)))

@@ -110,3 +110,70 @@ def test_host_allocator_keeps_freed_frames_in_the_process() -> None:
     # The freed frame-sized block stays with the allocator for the next frame; untuned glibc
     # unmaps it at once (and page-faults it in again on the next allocation).
     assert libc.mallinfo2().fordblks >= block
+
+
+def test_learned_networks_run_channels_last_on_the_cpu_with_the_same_output() -> None:
+    m = load_model("compact-x2-fast", 2)
+    x = torch.rand(2, 3, 23, 31)
+    auto = Engine(m, torch.device("cpu"))
+    nchw = Engine(m, torch.device("cpu"), layout="contiguous")
+    assert auto.channels_last and not nchw.channels_last
+    assert next(auto.module.parameters()).is_contiguous(memory_format=torch.channels_last)
+    a, b = auto(x), nchw(x)
+    assert a.is_contiguous(memory_format=torch.channels_last) and b.is_contiguous()
+    assert (a - b).abs().max() < 1e-5  # the same fp32 arithmetic, only the summation order may differ
+    assert torch.equal(Engine(m, torch.device("cpu"), tile=16)(x), Engine(m, torch.device("cpu"), tile=16)(x))
+    assert (Engine(m, torch.device("cpu"), tile=16)(x) - b).abs().max() < 1e-5  # tiles of a channels-last frame
+    assert not Engine(load_model("lanczos", 2), torch.device("cpu")).channels_last  # fixed kernels as they are
+    with pytest.raises(ConfigError, match="unknown layout 'nhwc'"):
+        Engine(m, torch.device("cpu"), layout="nhwc")
+
+
+def test_bf16_precision_where_the_cpu_has_it(monkeypatch) -> None:
+    import vsr.engine.device as device_mod
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device_mod, "cpu_bf16_native", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="native bf16"):
+        resolve_precision("bf16", cpu, True)
+    # bf16 arithmetic itself runs on any CPU (emulated where not native): the form is tested everywhere
+    monkeypatch.setattr(device_mod, "cpu_bf16_native", lambda: True)
+    assert resolve_precision("bf16", cpu, True) == torch.bfloat16
+    m = load_model("compact-x2-fast", 2)
+    x = torch.rand(1, 3, 24, 40)
+    e = Engine(m, cpu, precision="bf16")
+    assert e.dtype == torch.bfloat16 and e.input_dtype == torch.float32 and e.describe().endswith("(eager, bf16)")
+    y, ref = e(x), Engine(m, cpu)(x)
+    assert y.dtype == e.output_dtype == torch.float32  # not rounded to bf16's 8 significant bits
+    diff = (y - ref).abs()
+    assert 0 < diff.max() < 3 / 255 and diff.mean() < 0.2 / 255
+    assert torch.equal(Engine(m, cpu, precision="bf16", tile=16)(x), y)  # tiles keep the fp32 output
+    assert weights_digest(e.module) != weights_digest(Engine(m, cpu).module)  # bf16 weights hash apart
+    with pytest.raises(ConfigError, match="compact .* networks only, not ResampleUpscaler"):
+        Engine(load_model("lanczos", 2), cpu, precision="bf16")
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    from vsr.engine.device import cpu_bf16_native
+
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert not cpu_bf16_native("flags\t\t: fpu avx512f avx512_bf16")
+        return
+    assert cpu_bf16_native("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert cpu_bf16_native("flags\t\t: fpu avx512f amx_bf16 amx_tile\n")
+    assert cpu_bf16_native("Features\t: fp asimd sve bf16 i8mm\n")  # Arm
+    assert not cpu_bf16_native("flags\t\t: fpu sse avx2 avx512f avx512bw avx512_vnni\n")  # Skylake-class: emulated
+    assert not cpu_bf16_native("")
+
+
+def test_cpu_threads_default_to_every_usable_core() -> None:
+    from vsr.engine.device import configure_threads, usable_cores
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_threads(torch.device("cpu"), 0) == usable_cores() == torch.get_num_threads()
+        assert configure_threads(torch.device("cpu"), 1) == 1 == torch.get_num_threads()
+        with pytest.raises(ConfigError, match=">= 0"):
+            configure_threads(torch.device("cpu"), -1)
+    finally:
+        torch.set_num_threads(before)

@@ -19,7 +19,7 @@ from vsr.archs.plain import PlainSR
 from vsr.archs.rep import RepSR
 from vsr.archs.resample import ResampleUpscaler
 from vsr.archs.span import SpanSR
-from vsr.errors import UnknownModelError, UnsupportedScaleError
+from vsr.errors import ConfigError, UnknownModelError, UnsupportedScaleError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -173,13 +173,18 @@ def _from_file(path: Path, name: str, scale: int, source: str) -> SRModel:
 
 def set_precision(module: nn.Module, dtype: torch.dtype) -> torch.dtype:
     """Convert an fp32 network, in place, for inference in ``dtype``; returns the dtype its input
-    must have. For fp16, networks with an fp32-head form (:meth:`PlainSR.mixed_half`) take it and
-    want fp32 input; others convert wholly."""
-    if dtype == torch.float16 and callable(getattr(module, "mixed_half", None)):
-        module.mixed_half()
-        return torch.float32
+    must have. For fp16 and bf16, networks with an fp32-head form (:meth:`PlainSR.mixed`) take it
+    and want fp32 input; for fp16 others convert wholly. bf16 is only offered in the mixed form
+    (its drift is measured for that form only): another network is a :class:`ConfigError`."""
+    mixed = callable(getattr(module, "mixed", None))
     if getattr(module, "fp32_head", False):
-        module.fp32_head = False  # back to one dtype throughout
+        module.unmixed()  # back to fp32 before any other form
+    if dtype in (torch.float16, torch.bfloat16) and mixed:
+        module.mixed(dtype)
+        return torch.float32
+    if dtype == torch.bfloat16:
+        raise ConfigError(f"precision bf16 is offered for the compact (plain 3x3 conv) networks only, "
+                          f"not {type(module).__name__} (use fp32, or fp16 on CUDA)")
     module.to(dtype=dtype)
     return dtype
 

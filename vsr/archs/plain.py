@@ -56,39 +56,56 @@ class PlainSR(nn.Module):
         layers.append(nn.Conv2d(channels, in_channels * scale * scale, 3, 1, 1))
         self.body = nn.Sequential(*layers)
         self.upsampler = nn.PixelShuffle(scale)
-        self.fp32_head = False
+        self.body_dtype: torch.dtype | None = None  # set by mixed(): fp32 head and skip, body in this dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fp32_head:
+        if self.body_dtype is not None:
             return self._forward_mixed(x)
         out = self.upsampler(self.body(x))
         return out + F.interpolate(x, scale_factor=self.scale, mode="nearest")
 
-    def mixed_half(self) -> PlainSR:
-        """Switch to fp16 inference with an fp32 head, in place (call on the fp32 network): the
-        first conv and the input skip stay fp32, every other layer runs in fp16.
+    @property
+    def fp32_head(self) -> bool:
+        """Whether the network runs in a mixed form (:meth:`mixed`)."""
+        return self.body_dtype is not None
+
+    def mixed(self, dtype: torch.dtype) -> PlainSR:
+        """Switch to reduced-precision inference with an fp32 head, in place (call on the fp32
+        network): the first conv and the input skip stay fp32, every other layer runs in ``dtype``
+        (``torch.float16`` or ``torch.bfloat16``).
 
         An SR network amplifies small input changes (its gain is ~10 at x4), so rounding the input
         itself to fp16 (up to 0.06/255 for values near 1) alone moves the output by up to 0.6/255.
         Keeping the cheap 3-channel head (2-3% of the MACs) and the residual skip in fp32 keeps the
-        fp16 output within 0.3/255 of fp32 for the shipped models. Input: fp32 (or fp16);
-        output: fp16."""
-        if self.fp32_head:
+        fp16 output within 0.3/255 of fp32 for the shipped models. Input: fp32 (or the body dtype);
+        output: fp16 for an fp16 body, fp32 for a bf16 body (bf16 has 8 significant bits: rounding
+        the output to it would move values near 1 by up to half an 8-bit level)."""
+        if dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"mixed() takes float16 or bfloat16, got {dtype}")
+        if self.body_dtype == dtype:
             return self
-        head = self.body[0]
-        if head.weight.dtype != torch.float32:
-            raise ValueError("mixed_half() needs the fp32 network (convert before any .half())")
-        self.body[1:].half()
-        self.fp32_head = True
+        if self.body_dtype is not None or self.body[0].weight.dtype != torch.float32:
+            raise ValueError("mixed() needs the fp32 network (convert before any .half() or another mixed())")
+        self.body[1:].to(dtype)
+        self.body_dtype = dtype
         return self
+
+    def mixed_half(self) -> PlainSR:
+        """:meth:`mixed` with an fp16 body."""
+        return self.mixed(torch.float16)
+
+    def unmixed(self) -> PlainSR:
+        """Back to one dtype throughout (the head's, fp32), in place."""
+        self.body_dtype = None
+        return self.float()
 
     def _forward_mixed(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()
-        h = self.body[0](x).half()
+        h = self.body[0](x).to(self.body_dtype)
         for layer in self.body[1:]:
             h = layer(h)
         out = self.upsampler(h).float() + F.interpolate(x, scale_factor=self.scale, mode="nearest")
-        return out.half()
+        return out.half() if self.body_dtype == torch.float16 else out
 
     @property
     def receptive_radius(self) -> int:

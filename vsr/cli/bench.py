@@ -12,7 +12,8 @@ import click
 from vsr.bench.clips import SWEEP_SIZES, parse_size
 from vsr.bench.report import check_plot_path, format_report, plot_scaling, validate_report
 from vsr.bench.suite import BenchRun, BenchSettings, resolve_clips
-from vsr.cli.upscale import CONFIG_HELP, build_config
+from vsr.cli.upscale import CONFIG_HELP, PRECISION_HELP, build_config
+from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, OutputError
 
 
@@ -47,7 +48,7 @@ def _check_writable(path: Path, option: str) -> None:
 @click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4 (default 2).")
 @click.option("-m", "--model", type=str, default=None, help="Model name (default: auto).")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
-@click.option("--precision", type=click.Choice(["auto", "fp16", "fp32"]), default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
 @click.option("--batch", type=int, default=None, help="Frames per forward pass (default 1).")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N (default auto).")
 @click.option("--frames", type=int, default=6, show_default=True,

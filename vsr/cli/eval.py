@@ -22,8 +22,8 @@ import click
 @click.option("-s", "--scale", type=int, required=True, help="Upscaling factor.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the results as JSON.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16"]), default="auto", show_default=True,
-              help="auto: fp16 on CUDA, fp32 on the CPU.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True,
+              help="auto: fp16 on CUDA, fp32 on the CPU; fp16/bf16 run the engine's mixed form (fp32 head).")
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="Compute ST-LPIPS (slow on the CPU).")
 @click.option("--max-images", type=int, default=0, help="Only the first N images of each dataset (0: all).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
@@ -42,6 +42,10 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     dtype = torch.float16 if (precision == "fp16" or (precision == "auto" and dev.type == "cuda")) else torch.float32
+    if precision == "bf16":
+        from vsr.engine.device import resolve_precision
+
+        dtype = resolve_precision("bf16", dev, True)
     if dtype == torch.float16 and dev.type == "cpu":
         click.echo("vsr: note: fp16 on the CPU is slow and only for checks", err=True)
     model = load_model(model_name, scale)

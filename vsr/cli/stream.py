@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP,
-                             build_config, install_signal_handlers, monitor_options)
+                             PRECISION_HELP, build_config, install_signal_handlers, monitor_options)
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
+from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted, VsrError
 from vsr.pipeline.live import LiveOptions, StreamJob
 
@@ -18,6 +19,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
 @click.option("--codec", type=str, default=None, help="Video encoder (auto: libx264; h264_nvenc...).")
 @click.option("--crf", type=int, default=None)
 @click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder preset.")
@@ -46,7 +48,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
 def command(input_url: str, output_url: str, scale: int | None, model: str | None,
-            device: str | None, backend: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
+            device: str | None, backend: str | None, precision: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
@@ -75,7 +77,7 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
     config = build_config(
         config_path,
         {"model.scale": scale, "model.name": model, "runtime.device": device, "model.backend": backend,
-         "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
+         "model.precision": precision, "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
          "decode.deinterlace": deinterlace},
         sets,
     )

@@ -14,6 +14,7 @@ import click
 
 from vsr import config as cfg
 from vsr.config import PipelineConfig
+from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted
 from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
@@ -130,6 +131,9 @@ MONITOR_METRIC_HELP = ("Learned metric for the cross-scale score: the distilled 
                        "~30x cheaper), ST-LPIPS itself, both, or none.")
 MONITOR_BUDGET_HELP = ("Most of the wall time the monitor may spend scoring (default 0.1): after each scored "
                        "pair it rests in proportion. 0 = score whenever free.")
+PRECISION_HELP = ("auto: fp16 on CUDA, fp32 on the CPU; bf16: the network body in bfloat16, about 2x "
+                  "the CPU's fp32 speed where it runs bf16 natively (AVX512-BF16, AMX), output within "
+                  "2/255 of fp32 (see README, Backends)")
 
 
 def summary(result: UpscaleResult) -> str:
@@ -150,7 +154,7 @@ def summary(result: UpscaleResult) -> str:
               help="Model name (bicubic, lanczos, shipped presets) or a .pth/.safetensors file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N (default auto).")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
-@click.option("--precision", type=click.Choice(["auto", "fp16", "fp32"]), default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
 @click.option("--codec", type=str, default=None,
               help="Video encoder: auto (default: libx264, or the container's own where it cannot hold "
                    "H.264, e.g. VP9 in .webm), libx264, libx265, libsvtav1, h264_nvenc, hevc_nvenc...")

@@ -40,36 +40,83 @@ def resolve_device(spec: str = "auto") -> torch.device:
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} torch threads of {__import__('os').cpu_count()} cores)"
+    return f"cpu ({torch.get_num_threads()} torch threads of {usable_cores()} cores)"
+
+
+PRECISIONS = ("auto", "fp16", "bf16", "fp32")
+
+# CPU features that execute bf16 dot products natively (x86: AVX512-BF16, AMX; Arm: BF16 / SVE-BF16)
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16", "svebf16"})
+
+
+def cpu_bf16_native(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU runs bf16 convolutions natively (oneDNN's bf16 path on AVX512-BF16 / AMX /
+    Arm BF16), not emulated: on a CPU without those instructions bf16 is slower than fp32.
+    ``cpuinfo``: the text of ``/proc/cpuinfo`` (read when not given; not Linux: False)."""
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return False
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False  # not Linux: not known to be native
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return bool(_BF16_CPU_FLAGS & set(value.split()))
+    return False
 
 
 def resolve_precision(precision: str, device: torch.device, model_fp16_ok: bool) -> torch.dtype:
-    """``auto``: fp16 on CUDA when the model is fp16-safe, else fp32."""
+    """``auto``: fp16 on CUDA when the model is fp16-safe, else fp32. ``bf16`` (opt-in): the body of
+    the network in bfloat16, on CUDA GPUs with bf16 and on CPUs that run it natively."""
     precision = precision.lower()
     if precision == "auto":
         return torch.float16 if device.type == "cuda" and model_fp16_ok else torch.float32
     if precision in ("fp16", "half", "float16"):
         if device.type != "cuda":
-            raise BackendUnavailableError("precision fp16 needs a CUDA device (use fp32 on CPU)")
+            raise BackendUnavailableError("precision fp16 needs a CUDA device (use fp32, or bf16 where the CPU has it)")
         return torch.float16
+    if precision in ("bf16", "bfloat16"):
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise BackendUnavailableError(f"precision bf16: {torch.cuda.get_device_name(device)} has no bf16 (use fp16)")
+        if device.type == "cpu" and not cpu_bf16_native():
+            raise BackendUnavailableError(
+                "precision bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX on x86, BF16 on Arm); "
+                f"this one has {torch.backends.cpu.get_cpu_capability()} without it (use fp32)")
+        return torch.bfloat16
     if precision in ("fp32", "float", "float32"):
         return torch.float32
-    raise ConfigError(f"bad precision {precision!r} (valid: auto, fp16, fp32)")
+    raise ConfigError(f"bad precision {precision!r} (valid: {', '.join(PRECISIONS)})")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask: taskset, cgroup cpusets), else all."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def configure_threads(device: torch.device, torch_threads: int) -> int:
     """Size torch's intra-op pool once, at start.
 
-    On the CPU the decoder and x264 run threads of their own; an OpenMP pool as large as the machine
-    then oversubscribes it, and its spin-waiting workers lose their time slices (measured here: the
-    engine 6x and a decode/infer/encode loop 20x slower on 2 busy cores). Auto takes half the cores.
+    Auto: on the CPU every usable core, as torch and Real-ESRGAN's script use. The network is the
+    bottleneck there (decode and x264 are 0-20% busy beside it) and the codecs' own threads
+    interleave with the pool without harm now that freed memory stays in the process
+    (:func:`tune_host_allocator`). Measured on this project's 2-core machine (compact-x2-fast,
+    960x540 -> 1080p, 30 frames; ``benchmarks/bench_cpu.py`` compares them in one run): 2 threads
+    1.53x the fps of 1, and still 1.09x with a busy-looping process of equal priority on one of the
+    two cores. (The half-the-cores rule it replaces was measured before that allocator fix, with
+    another job on one core.) On CUDA one thread: the host only feeds the GPU.
     """
-    import os
-
     if torch_threads < 0:
         raise ConfigError(f"torch_threads must be >= 0, got {torch_threads}")
     if torch_threads == 0:
-        torch_threads = max(1, (os.cpu_count() or 2) // 2) if device.type == "cpu" else 1
+        torch_threads = usable_cores() if device.type == "cpu" else 1
     torch.set_num_threads(torch_threads)
     return torch_threads
 

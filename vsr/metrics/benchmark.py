@@ -82,14 +82,19 @@ def evaluate(
     lr_crf: int | None = None,
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
-    ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16, networks
-    that have the engine's mixed form (``mixed_half``) run in it, on fp32 input. ``lr_crf``: the LR is
+    ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16 or bf16,
+    networks that have the engine's mixed form (``PlainSR.mixed``) run in it, on fp32 input; with
+    bf16 the others (the classic scalers) run in fp32, as bf16 is offered for the mixed form only. ``lr_crf``: the LR is
     also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
     upscaler sees its input."""
     metric = STLPIPS("alex").to(device) if lpips else None
     from vsr.archs import set_precision
 
-    in_dtype = {name: set_precision(m.to(device=device).eval(), dtype) for name, m in methods.items()}
+    def form(m: nn.Module) -> torch.dtype:
+        bf16_only_mixed = dtype == torch.bfloat16 and not callable(getattr(m, "mixed", None))
+        return set_precision(m, torch.float32 if bf16_only_mixed else dtype)
+
+    in_dtype = {name: form(m.to(device=device).eval()) for name, m in methods.items()}
     results: dict[str, dict[str, MethodScore]] = {}
     for name, paths in datasets.items():
         paths = paths[:max_images] if max_images else paths

@@ -213,7 +213,9 @@ def rgb_to_yuv(
         plan, planes = rgb_to_yuv_plan(rgb.contiguous(), spec)
         kernels.run("colorconv", plan, rgb.device)
         return planes  # type: ignore[return-value]
-    x = rgb.to(torch.float32).clamp(0.0, 1.0)
+    # clamped into a fresh NCHW buffer: a channels-last input (the engine's output) is read once and
+    # the planes below are then dense, not strided by 3
+    x = torch.empty(rgb.shape, dtype=torch.float32, device=rgb.device).copy_(rgb).clamp_(0.0, 1.0)
     r, g, b = x.unbind(dim=-3)
     kr, kb = MATRICES[spec.matrix]
     kg = 1.0 - kr - kb

@@ -74,7 +74,7 @@ def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
     tune_host_allocator()
     engine = Engine(
         model, device, precision=mc.precision, backend=mc.backend, tile=mc.tile,
-        tile_overlap=mc.tile_overlap, batch=mc.batch,
+        tile_overlap=mc.tile_overlap, batch=mc.batch, layout=mc.layout,
     )
     log.info("device %s; model %s", describe_device(device), engine.describe())
     return model, engine
