@@ -108,9 +108,9 @@ def configure_threads(device: torch.device, torch_threads: int) -> int:
     bottleneck there (decode and x264 are 0-20% busy beside it) and the codecs' own threads
     interleave with the pool without harm now that freed memory stays in the process
     (:func:`tune_host_allocator`). Measured on this project's 2-core machine (compact-x2-fast,
-    960x540 -> 1080p, 30 frames; ``benchmarks/bench_cpu.py`` compares them in one run): 2 threads
-    1.53x the fps of 1, and still 1.09x with a busy-looping process of equal priority on one of the
-    two cores. (The half-the-cores rule it replaces was measured before that allocator fix, with
+    960x540 -> 1080p, 30 frames, by hand with ``--set runtime.torch_threads=N``): 2 threads 1.53x
+    the fps of 1, and still 1.09x with a busy-looping process of equal priority on one of the two
+    cores; ``benchmarks/bench_cpu.py`` compares 1 thread with every core on a clip in one run. (The half-the-cores rule it replaces was measured before that allocator fix, with
     another job on one core.) On CUDA one thread: the host only feeds the GPU.
     """
     if torch_threads < 0:
