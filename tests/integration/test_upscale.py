@@ -297,6 +297,9 @@ def test_images_keep_depth_grayness_orientation_and_say_what_is_lost(tmp_path) -
         ("bad pix_fmt", ["{audio}", "-o", "{out}", "--pix-fmt", "rgb565"], "unsupported pix_fmt"),
         ("bad set", ["{audio}", "-o", "{out}", "--set", "model.sclae=2"], "unknown key 'sclae'"),
         ("bad crf", ["{audio}", "-o", "{out}", "--crf", "99"], "crf must be in 0..63"),
+        ("crf over x264's", ["{audio}", "-o", "{out}", "--crf", "60"], "crf must be in 0..51 for libx264"),
+        ("bad preset", ["{audio}", "-o", "{out}", "--preset", "sloww"], "unknown preset 'sloww' for libx264"),
+        ("bad tune", ["{audio}", "-o", "{out}", "--set", "encode.tune=bogus"], "unknown tune 'bogus'"),
         ("bad device", ["{audio}", "-o", "{out}", "--device", "tpu"], "bad device 'tpu'"),
         ("no suffix", ["{audio}", "-o", "{tmp}/noext"], "has no extension"),
         ("image to video", ["{png}", "-o", "{out}"], "is an image"),
@@ -442,6 +445,27 @@ def test_each_container_gets_a_codec_it_holds_and_every_frame(suffix, tmp_path) 
     assert run_cli(str(src), "-o", str(lossless), "-m", "bicubic", "-q", "--codec", "ffv1",
                    "--pix-fmt", "yuv444p").exit_code == 0
     assert psnr(b["first_rgb"], decode_all(lossless)["first_rgb"]) > 35
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mp4", "auto"), (".mp4", "h264"), (".mkv", "hevc"), (".webm", "auto"),
+                                          (".ivf", "auto"), (".mpg", "auto"), (".avi", "mpeg4")])
+def test_crf_sets_the_quality_of_every_lossy_encoder(suffix, codec, tmp_path) -> None:
+    # --crf used to reach only x264/x265/SVT-AV1/NVENC named exactly so: VP9, VP8 and MPEG-1/2/4 kept
+    # their ffmpeg defaults (VP9 crf 32, MPEG a 200 kb/s bitrate) and --codec h264 lost crf and preset
+    src = write_clip(tmp_path / "in.mkv", codec="ffv1", frames=8, width=96, height=64)
+    lossless = tmp_path / "lossless.mkv"
+    assert run_cli(str(src), "-o", str(lossless), "-m", "bicubic", "-q", "--codec", "ffv1").exit_code == 0
+    ref = decode_all(lossless)["first_rgb"]
+    sizes, quality = [], []
+    for crf in (10, 40):
+        out = tmp_path / f"crf{crf}{suffix}"
+        result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q", "--codec", codec, "--crf", str(crf))
+        assert result.exit_code == 0, result.stderr
+        sizes.append(out.stat().st_size)
+        quality.append(psnr(decode_all(out)["first_rgb"], ref))
+    assert sizes[0] > 1.5 * sizes[1], sizes
+    assert quality[0] > quality[1] + 3, quality
+    assert quality[0] > 35, quality
 
 
 @pytest.mark.parametrize("frames", [1, 2, 3, 4, 5])

@@ -21,8 +21,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
 @click.option("--codec", type=str, default=None, help="Video encoder (auto: libx264; h264_nvenc...).")
-@click.option("--crf", type=int, default=None)
-@click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder preset.")
+@click.option("--crf", type=int, default=None, help="Encoder quality, lower is better (as vsr upscale; default 18).")
+@click.option("--preset", type=str, default="veryfast", show_default=True, help="Encoder speed (as vsr upscale).")
 @click.option("--gop", type=int, default=0, help="Keyframe interval in frames (0 = about 1 s).")
 @click.option("-f", "--format", "output_format", type=str, default=None,
               help="Output container where the URL does not say: mpegts (udp/tcp/stdout default), nut, flv, matroska.")

@@ -158,8 +158,11 @@ def summary(result: UpscaleResult) -> str:
 @click.option("--codec", type=str, default=None,
               help="Video encoder: auto (default: libx264, or the container's own where it cannot hold "
                    "H.264, e.g. VP9 in .webm), libx264, libx265, libsvtav1, h264_nvenc, hevc_nvenc...")
-@click.option("--crf", type=int, default=None, help="Constant quality (x264/x265 crf, nvenc cq).")
-@click.option("--preset", type=str, default=None, help="Encoder preset (ultrafast..veryslow).")
+@click.option("--crf", type=int, default=None,
+              help="Quality, lower is better (default 18): crf of x264/x265/SVT-AV1/VP9, NVENC's cq, "
+                   "a fixed quantizer for VP8 and MPEG-1/2/4.")
+@click.option("--preset", type=str, default=None,
+              help="Encoder speed, ultrafast..placebo (default medium; also NVENC p1-p7, SVT-AV1 -1..13).")
 @click.option("--pix-fmt", "pix_fmt", type=str, default=None,
               help="Output pixel format (auto keeps 8/10-bit 4:2:0; yuv444p, yuv420p10le...).")
 @click.option("--batch", type=int, default=None, help="Frames per forward pass.")

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import av
 import numpy as np
@@ -562,35 +562,104 @@ class EncodeOptions:
     low_latency: bool = False
 
 
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
+X264_TUNES = ("film", "animation", "grain", "stillimage", "psnr", "ssim", "fastdecode", "zerolatency")
+X265_TUNES = ("psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation")
+NVENC_TUNES = ("hq", "ll", "ull", "lossless")
 NVENC_PRESETS = {
     "ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p3",
     "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7", "placebo": "p7",
 }
+SVTAV1_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8,
+                  "medium": 6, "slow": 4, "slower": 3, "veryslow": 2, "placebo": 1}
+# libvpx speed (-cpu-used) per preset name; medium is libvpx's own default (1), as medium is x264's.
+VP9_SPEEDS = {"ultrafast": 5, "superfast": 5, "veryfast": 5, "faster": 4, "fast": 3, "medium": 1,
+              "slow": 0, "slower": 0, "veryslow": 0, "placebo": 0}
+VP8_SPEEDS = {"ultrafast": 16, "superfast": 12, "veryfast": 8, "faster": 6, "fast": 4, "medium": 1,
+              "slow": 0, "slower": 0, "veryslow": 0, "placebo": 0}
+# Encoders whose quality knob is a fixed quantizer (ffmpeg's -q:v), not a crf: MPEG-1/2/4 and kin.
+QSCALE_ENCODERS = ("mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "h261", "h263", "h263p",
+                   "flv", "wmv1", "wmv2", "mjpeg")
+# The highest crf each encoder takes (NVENC's cq: 51; any other: 63). Lossless and palette encoders
+# (ffv1, gif, png...) have no quality knob and ignore --crf.
+CRF_RANGES = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63, "libvpx": 63}
 
 
-def encoder_options(opts: EncodeOptions) -> dict[str, str]:
-    """FFmpeg private options for the chosen encoder."""
-    codec = opts.codec
+def crf_to_qscale(crf: int) -> int:
+    """The MPEG quantizer that matches ``crf`` by x264's rule of thumb (+6 crf = twice the
+    quantizer): crf 18 -> 2 (the finest ffmpeg advises), 24 -> 4, 30 -> 8, ..., capped at 31."""
+    return max(2, min(31, round(2 * 2 ** ((crf - 18) / 6))))
+
+
+def _choice(what: str, value: str, codec: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {what} {value!r} for {codec} (valid: {', '.join(valid)})")
+
+
+def encoder_options(opts: EncodeOptions, rate: Fraction | None = None, pixels: int = 0) -> dict[str, str]:
+    """FFmpeg private options for ``opts.codec`` (an encoder's own name, as ``av.Codec(..).name``
+    gives it): ``--crf``, ``--preset`` and ``--tune`` in each encoder's own terms, checked here so a
+    bad value is one clear error before any file exists. ``rate`` and ``pixels`` (of an output frame)
+    size VP8's bitrate ceiling."""
+    codec, crf, preset, tune = opts.codec, opts.crf, opts.preset, opts.tune
     out: dict[str, str] = {}
+    top = 51 if codec.endswith("_nvenc") else CRF_RANGES.get(codec, 63)
+    if not 0 <= crf <= top:
+        raise ConfigError(f"crf must be in 0..{top} for {codec}, got {crf}")
+    presets: Sequence[str] = X26X_PRESETS
+    tunes: tuple[str, ...] = ()
     if codec in ("libx264", "libx265"):
-        out["crf"] = str(opts.crf)
-        out["preset"] = opts.preset
+        out["crf"] = str(crf)
+        out["preset"] = preset
+        tunes = X264_TUNES if codec == "libx264" else X265_TUNES
         if opts.tune or opts.low_latency:
             out["tune"] = opts.tune or "zerolatency"
         if codec == "libx265":
             out["x265-params"] = "log-level=error"
     elif codec.endswith("_nvenc"):
-        out["preset"] = NVENC_PRESETS.get(opts.preset, opts.preset)
+        presets = [*NVENC_PRESETS, *(f"p{i}" for i in range(1, 8))]
+        tunes = NVENC_TUNES
+        out["preset"] = NVENC_PRESETS.get(preset, preset)
         out["rc"] = "vbr"
-        out["cq"] = str(opts.crf)
+        out["cq"] = str(crf)
+        if opts.tune:
+            out["tune"] = opts.tune
         if opts.low_latency:
             out["tune"] = "ll"
             out["zerolatency"] = "1"
     elif codec == "libsvtav1":
-        out["crf"] = str(opts.crf)
-        presets = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8,
-                   "medium": 6, "slow": 4, "slower": 3, "veryslow": 2}
-        out["preset"] = str(presets.get(opts.preset, opts.preset))
+        presets = [*SVTAV1_PRESETS, *(str(i) for i in range(-1, 14))]
+        out["crf"] = str(crf)
+        out["preset"] = str(SVTAV1_PRESETS.get(preset, preset))
+    elif codec in ("libvpx-vp9", "libvpx"):
+        vp9 = codec == "libvpx-vp9"
+        speeds = VP9_SPEEDS if vp9 else VP8_SPEEDS
+        if vp9:  # constant quality (ffmpeg's -crf N -b:v 0); rows in parallel, the same quality
+            out.update({"crf": str(crf), "b": "0", "row-mt": "1"})
+        else:  # VP8 has no constant-quality mode: in its constrained one the bitrate decides, not crf
+            # (crf 10 and 40 came out 1.6x apart in size, where VP9 is 7.8x), so a fixed quantizer
+            # = crf on the same 0..63 scale, under a ceiling of 1 bit per pixel it never reaches
+            fps = float(rate) if rate else 30.0
+            out.update({"qmin": str(crf), "qmax": str(crf), "b": str(max(1_000_000, round(pixels * fps)))})
+        if preset in speeds and speeds[preset] != 1:
+            out["cpu-used"] = str(speeds[preset])
+        tunes = ("psnr", "ssim")
+        if opts.tune:
+            out["tune"] = opts.tune
+        if opts.low_latency:
+            out["deadline"] = "realtime"
+            out["lag-in-frames"] = "0"
+    elif codec in QSCALE_ENCODERS:  # a fixed quantizer, as ffmpeg's -q:v (its default is a bitrate)
+        q = str(crf_to_qscale(crf))
+        out.update({"flags": "+qscale", "qmin": q, "qmax": q})
+    _choice("preset", preset, codec, presets)
+    if tune:
+        if not tunes:
+            raise ConfigError(f"{codec} takes no tune (encode.tune is for libx264, libx265, libvpx "
+                              f"and the NVENC encoders)")
+        for part in tune.replace("+", ",").split(",") if codec == "libx264" else [tune]:
+            _choice("tune", part, codec, tunes)
     return out
 
 
@@ -933,9 +1002,8 @@ class MediaOutput:
                                   f"(use an extension such as .mp4, .mkv, .mov or .webm)") from None
             raise EncoderError(f"cannot create output {self.name}: {reason}") from None
         try:
-            codec = default_codec(self.container) if opts.codec == "auto" else opts.codec
-            opts = EncodeOptions(**{**opts.__dict__, "codec": codec})
-            enc = check_encoder(codec)
+            enc = check_encoder(default_codec(self.container) if opts.codec == "auto" else opts.codec)
+            opts = replace(opts, codec=enc.name)  # the encoder's own name: --codec h264 is libx264
             pix_fmt = choose_pix_fmt(info, opts, enc, scale)
             bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
             if opts.pix_fmt == "auto" and info.layout.bits > 8 and bits == 8:
@@ -1007,7 +1075,7 @@ class MediaOutput:
             cc.gop_size = opts.gop
         if opts.low_latency or fmt == "avi":  # AVI stores no reordering: B-frames break its timestamps
             cc.max_b_frames = 0
-        options = encoder_options(opts)
+        options = encoder_options(opts, info.rate, self.spec.width * self.spec.height)
         if enc.name == "libsvtav1":  # SVT-AV1 logs its whole configuration to stderr: errors only
             os.environ.setdefault("SVT_LOG", "1")
         if info.hdr is not None:  # HDR10 static metadata: written where the encoder can be told it
