@@ -24,7 +24,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "auto"  # registry name, shipped preset, .pth/.safetensors path, or auto
-    scale: int = 2
+    scale: int = 2  # 0: from encode.size/outscale (x2 up to 2x, else x4; a fixed-scale model its own)
     backend: str = "eager"  # eager | compile | tensorrt | auto
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32
     batch: int = 1
@@ -41,6 +41,8 @@ class EncodeConfig:
     pix_fmt: str = "auto"  # auto: keep 8/10-bit 4:2:0 by the input's depth
     tune: str = ""
     gop: int = 0  # 0: encoder default
+    size: str = ""  # output WxH, W, xH or 1080p... instead of the model's scale (resized after it)
+    outscale: float = 0.0  # output scale, any factor (0: the model's)
 
 
 @dataclass(frozen=True)

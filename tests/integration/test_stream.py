@@ -167,14 +167,15 @@ def test_an_interlaced_stream_is_deinterlaced_before_upscaling(mode, tmp_path) -
     assert combs and ((max(combs) < 5) if mode == "auto" else (min(combs) > 30)), combs
 
 
-def test_stdin_to_stdout(tmp_path) -> None:
+@pytest.mark.parametrize("args,size", [((), (128, 96)), (("--outscale", "1.5"), (96, 72)), (("-s", "3"), (192, 144))])
+def test_stdin_to_stdout(args, size, tmp_path) -> None:
     src = write_clip(tmp_path / "in.ts", frames=20, width=64, height=48)
-    proc = vsr_stream("-", "-", "--format", "nut", "-q", stdin=subprocess.PIPE)
+    proc = vsr_stream("-", "-", "--format", "nut", "-q", *args, stdin=subprocess.PIPE)
     out, err = proc.communicate(src.read_bytes(), timeout=120)
     assert proc.returncode == 0, err.decode()
     (tmp_path / "out.nut").write_bytes(out)
     got = decode_all(tmp_path / "out.nut")
-    assert (got["width"], got["height"]) == (128, 96)
+    assert (got["width"], got["height"]) == size
     assert 0 < got["frames"] <= 20
 
 
@@ -213,6 +214,7 @@ def test_a_dead_source_reconnects_then_gives_up_with_a_clear_message(tmp_path) -
         (["tcp://127.0.0.1:{closed}", "-"], "Connection refused"),
         (["{clip}", "out", "-q"], "has no extension"),
         (["{clip}", "-", "--format", "avi"], "unsupported --format 'avi'"),
+        (["{clip}", "-", "--size", "1080i"], "bad size '1080i'"),
     ],
 )
 def test_bad_endpoints_are_one_clear_line(args, message, tmp_path) -> None:

@@ -242,6 +242,33 @@ def test_images_in_and_out(tmp_path) -> None:
     assert a2.shape == (42, 60, 4) and np.all(np.abs(a2[..., 3].astype(int) - 77) <= 1)
 
 
+def test_size_and_outscale_resize_the_output_and_keep_everything_else(tmp_path) -> None:
+    src = write_clip(tmp_path / "in.mp4", audio=True, smooth=True)  # 64x48, 12 frames
+    a = decode_all(src)
+    for args, model, size in [(["--outscale", "3"], "compact-x4-fast", (192, 144)),  # x4, then shrunk
+                              (["--size", "x72"], "compact-x2-fast", (96, 72)),  # 1.5x: x2, then shrunk
+                              (["--size", "100x60", "-s", "2", "-m", "bicubic"], "bicubic", (100, 60))]:
+        out = tmp_path / "out.mkv"
+        result = run_cli(str(src), "-o", str(out), "-y", *args)
+        assert result.exit_code == 0, result.stderr
+        assert f"-> {size[0]}x{size[1]} " in result.stderr and model in result.stderr
+        b = decode_all(out)
+        assert (b["width"], b["height"]) == size and b["frames"] == a["frames"] == 12
+        assert [t - b["video_pts"][0] for t in b["video_pts"]] == [t - a["video_pts"][0] for t in a["video_pts"]]
+        assert b["streams"] == ["video", "audio"]
+        # the same picture, resized: close to the source enlarged by bicubic to that size
+        x = torch.from_numpy(a["first_rgb"]).permute(2, 0, 1)[None].float()
+        ref = F.interpolate(x, size=size[::-1], mode="bicubic", align_corners=False, antialias=True)
+        assert psnr(b["first_rgb"], ref[0].permute(1, 2, 0).clamp(0, 255).round().byte().numpy()) > 30
+    rgba = np.concatenate([a["first_rgb"], np.full((48, 64, 1), 77, np.uint8)], axis=-1)
+    write_image(tmp_path / "alpha.png", rgba)
+    assert run_cli(str(tmp_path / "alpha.png"), "-o", str(tmp_path / "big.png"), "-q", "--size", "1080p").exit_code == 0
+    big = read_image(tmp_path / "big.png", alpha=True)
+    assert big.shape == (1080, 1440, 4) and np.all(np.abs(big[..., 3].astype(int) - 77) <= 1)
+    bad = run_cli(str(src), "-o", str(tmp_path / "bad.mkv"), "--size", "wide")
+    assert bad.exit_code == 1 and "bad size 'wide'" in bad.stderr and not (tmp_path / "bad.mkv").exists()
+
+
 def test_images_keep_depth_grayness_orientation_and_say_what_is_lost(tmp_path) -> None:
     ramp = np.linspace(0, 65535, 40 * 3).reshape(1, 40, 3).repeat(24, 0).round().astype(np.uint16)
     write_image(tmp_path / "deep.png", ramp)  # 16-bit RGB
@@ -626,7 +653,8 @@ def test_x265_ten_bit_output(clips, tmp_path) -> None:
 
 def test_odd_output_size_keeps_every_pixel_in_444(clips, tmp_path) -> None:
     out = tmp_path / "x3.mp4"
-    assert run_cli(str(clips["odd"]), "-o", str(out), "-s", "3", "-q", "--preset", "ultrafast").exit_code == 0
+    result = run_cli(str(clips["odd"]), "-o", str(out), "-s", "3", "--preset", "ultrafast")
+    assert result.exit_code == 0 and "compact-x4-fast" in result.stderr  # x3: the x4 network, shrunk
     b = decode_all(out)
     assert (b["width"], b["height"]) == (189, 141) and b["frame_format"] == "yuv444p"
 

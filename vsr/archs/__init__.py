@@ -111,6 +111,13 @@ def model_names() -> list[str]:
 
 
 def supported_scales(name: str) -> tuple[int, ...]:
+    """The scales ``name`` upscales by: the default models' for ``auto``, a weight file's own."""
+    if name in (None, "", "auto"):
+        return tuple(s for s, n in sorted(DEFAULT_MODELS.items()) if n in shipped_weights()) or (2, 4)
+    if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
+        from vsr.archs.files import load_weights_file
+
+        return (load_weights_file(Path(name)).scale,)
     if name in shipped_weights():
         from vsr.archs.files import read_state_dict
 

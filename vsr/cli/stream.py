@@ -9,6 +9,7 @@ from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted, VsrError
+from vsr.io.geometry import SIZE_HELP, check_geometry
 from vsr.pipeline.live import LiveOptions, StreamJob
 
 
@@ -16,6 +17,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.argument("input_url", metavar="INPUT_URL")
 @click.argument("output_url", metavar="OUTPUT_URL")
 @click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4.")
+@click.option("--size", type=str, default=None, help=SIZE_HELP + " The model's scale stays -s (default 2).")
+@click.option("--outscale", type=float, default=None, help="Output scale, any factor: -s, then resized.")
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
@@ -47,7 +50,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
-def command(input_url: str, output_url: str, scale: int | None, model: str | None,
+def command(input_url: str, output_url: str, scale: int | None, size: str | None, outscale: float | None,
+            model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, stats_file: str | None,
@@ -78,9 +82,10 @@ def command(input_url: str, output_url: str, scale: int | None, model: str | Non
         config_path,
         {"model.scale": scale, "model.name": model, "runtime.device": device, "model.backend": backend,
          "model.precision": precision, "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
-         "decode.deinterlace": deinterlace},
+         "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale},
         sets,
     )
+    check_geometry(config.encode.size, config.encode.outscale)
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
                        queue_size=queue_size, stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))

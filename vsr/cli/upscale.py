@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from vsr.config import PipelineConfig
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted
 from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
+from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
 
@@ -149,7 +151,10 @@ def summary(result: UpscaleResult) -> str:
 @click.argument("input_path", metavar="INPUT", type=str)
 @click.option("-o", "--output", "output_path", required=True, type=str,
               help="Output file; the container comes from its extension (.mp4, .mkv, .mov, .png...).")
-@click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4 (default 2).")
+@click.option("-s", "--scale", type=int, default=None,
+              help="The model's upscale factor: 2 or 4 (default 2; with --size/--outscale, the one that reaches it).")
+@click.option("--size", type=str, default=None, help=SIZE_HELP)
+@click.option("--outscale", type=float, default=None, help=OUTSCALE_HELP)
 @click.option("-m", "--model", type=str, default=None,
               help="Model name (bicubic, lanczos, shipped presets) or a .pth/.safetensors file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N (default auto).")
@@ -184,7 +189,8 @@ def summary(result: UpscaleResult) -> str:
 @click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
 @click.option("--overwrite", "-y", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def command(input_path: str, output_path: str, scale: int | None, model: str | None,
+def command(input_path: str, output_path: str, scale: int | None, size: str | None, outscale: float | None,
+            model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, deinterlace: str | None,
@@ -207,10 +213,14 @@ def command(input_path: str, output_path: str, scale: int | None, model: str | N
             "model.backend": backend, "model.precision": precision, "encode.codec": codec,
             "encode.crf": crf, "encode.preset": preset, "encode.pix_fmt": pix_fmt,
             "model.batch": batch, "model.tile": tile, "model.tile_overlap": tile_overlap,
-            "decode.deinterlace": deinterlace, "decode.fps": fps,
+            "decode.deinterlace": deinterlace, "decode.fps": fps, "encode.size": size,
+            "encode.outscale": outscale,
         },
         sets,
     )
+    check_geometry(config.encode.size, config.encode.outscale)
+    if scale is None and (config.encode.size or config.encode.outscale):
+        config = replace(config, model=replace(config.model, scale=0))  # the scale that reaches the size
     if Path(output_path).suffix == "":
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)

@@ -36,6 +36,7 @@ from vsr.errors import (
 )
 from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
+from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
 from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
 from vsr.io.image import IMAGE_SUFFIXES, has_alpha
@@ -711,9 +712,11 @@ def check_encoder(codec: str) -> av.Codec:
     return enc
 
 
-def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: int = 1) -> str:
+def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: int = 1,
+                   size: tuple[int, int] | None = None) -> str:
+    """``size``: the output's (width, height) where it is not ``scale`` times the input's."""
     supported = {f.name for f in (enc.video_formats or ())}
-    width, height = info.width * scale, info.height * scale
+    width, height = size or (info.width * scale, info.height * scale)
     odd = width % 2 or height % 2
     if opts.pix_fmt != "auto":
         if odd and opts.pix_fmt in OUTPUT_FORMATS and OUTPUT_FORMATS[opts.pix_fmt][1:3] != (0, 0):
@@ -977,13 +980,16 @@ class MediaOutput:
         options: dict[str, str] | None = None,
         container_options: dict[str, str] | None = None,
         name: str | None = None,
+        size: tuple[int, int] | None = None,
     ) -> None:
         """``name``: what messages call the output (the user's name for it, where ``path`` is the
-        temporary file it is written to)."""
+        temporary file it is written to); ``size``: the output's (width, height) where it is not
+        ``scale`` times the input's (``--size``, ``--outscale``)."""
         self.path = str(path)
         self.name = name or self.path
         self.source = source
         info = source.info
+        self.size = size or (info.width * scale, info.height * scale)
         if opts.codec != "auto":
             check_encoder(opts.codec)  # an unknown or unusable encoder fails before any file exists
         self.warnings: list[str] = []
@@ -1004,7 +1010,7 @@ class MediaOutput:
         try:
             enc = check_encoder(default_codec(self.container) if opts.codec == "auto" else opts.codec)
             opts = replace(opts, codec=enc.name)  # the encoder's own name: --codec h264 is libx264
-            pix_fmt = choose_pix_fmt(info, opts, enc, scale)
+            pix_fmt = choose_pix_fmt(info, opts, enc, size=self.size)
             bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
             if opts.pix_fmt == "auto" and info.layout.bits > 8 and bits == 8:
                 self.warnings.append(
@@ -1014,9 +1020,7 @@ class MediaOutput:
             if enc.name == "mpeg1video" and color.matrix != "bt601":  # MPEG-1 cannot say otherwise
                 color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
             full = color.full_range if forced_full is None else forced_full
-            self.spec = OutputSpec(
-                pix_fmt, info.width * scale, info.height * scale, bits, sw, sh, color.matrix, full
-            )
+            self.spec = OutputSpec(pix_fmt, *self.size, bits, sw, sh, color.matrix, full)
             self.encode_pix_fmt = encoder_pix_fmt(pix_fmt, enc)
             self._setup_video(info, opts, enc, color)
             self._setup_passthrough()
@@ -1053,8 +1057,9 @@ class MediaOutput:
         cc.time_base = info.time_base
         if info.rate:
             cc.framerate = info.rate
-        if info.sample_aspect_ratio:
-            cc.sample_aspect_ratio = info.sample_aspect_ratio
+        sar = output_sar(info.sample_aspect_ratio, info.width, info.height, *self.size)
+        if sar:
+            cc.sample_aspect_ratio = sar
         rgb = self.encode_pix_fmt != self.spec.pix_fmt  # converted to RGB/palette for the encoder
         cc.colorspace = 0 if rgb else color.colorspace  # AVCOL_SPC_RGB
         cc.color_primaries = color.primaries

@@ -1,4 +1,5 @@
-"""Downscaling as the SR benchmarks do it: MATLAB ``imresize(x, 1/s, 'bicubic')`` with antialiasing.
+"""Downscaling as the SR benchmarks do it: MATLAB ``imresize(x, 1/s, 'bicubic')`` with antialiasing;
+and the output's resize to any size (:func:`resize_to`).
 
 Torch reference, differentiable, any device. For an integer factor ``s`` output pixel ``i`` sits at
 input coordinate ``s*i + (s-1)/2`` (pixel centres aligned); the Keys cubic kernel (a=-0.5) is
@@ -65,10 +66,24 @@ def imresize_down(x: torch.Tensor, scale: int) -> torch.Tensor:
     return y.reshape(n, c, h // scale, w // scale)
 
 
+def resize_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(N,C,h,w)`` -> ``(N,C,height,width)`` float32 in [0,1]: Keys bicubic (a=-0.5), its kernel
+    widened where the image shrinks (antialiasing, as Pillow and swscale do: torch's ``antialias``),
+    so a x4 network output brought down to 3x keeps its detail without aliasing. The output's final
+    resize for ``--size``/``--outscale``; an unchanged size is returned as it is (as float32)."""
+    if x.ndim != 4:
+        raise ValueError(f"expected an (N,C,H,W) tensor, got {tuple(x.shape)}")
+    x = x.float()
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    y = F.interpolate(x.contiguous(), size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    return y.clamp_(0.0, 1.0)
+
+
 def modcrop(x: torch.Tensor, scale: int) -> torch.Tensor:
     """Crop the bottom/right of ``(...,H,W)`` to multiples of ``scale``."""
     h, w = x.shape[-2:]
     return x[..., : h - h % scale, : w - w % scale]
 
 
-__all__ = ["downscale_taps", "imresize_down", "modcrop"]
+__all__ = ["downscale_taps", "imresize_down", "modcrop", "resize_to"]

@@ -28,6 +28,7 @@ import numpy as np
 from vsr.config import PipelineConfig
 from vsr.engine.engine import Engine
 from vsr.errors import Interrupted, InvalidInputError, OutputError, VsrError
+from vsr.io.geometry import output_size
 from vsr.io.live import Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
@@ -41,7 +42,7 @@ from vsr.pipeline.stages import (
     UploadStage,
     is_droppable,
 )
-from vsr.pipeline.upscale import build_engine, encode_options
+from vsr.pipeline.upscale import auto_x3, build_engine, encode_options
 
 log = logging.getLogger("vsr.live")
 
@@ -346,6 +347,7 @@ class StreamJob:
             self.runner.abort()
 
     def run(self) -> StreamResult:
+        self.config = auto_x3(self.config)
         engine = self.engine if self.engine is not None else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
         deinterlace = self.config.decode.deinterlace
@@ -400,8 +402,10 @@ class StreamJob:
             opts = type(opts)(**{**opts.__dict__, "gop": max(1, round(float(media.info.rate) * self.live.gop_seconds))})
         out = self.output
         try:
+            ec, info = self.config.encode, media.info
             return MediaOutput(out.url, media, engine.scale, opts, format=out.format,
-                               options=dict(out.options), container_options=dict(out.container_options))
+                               options=dict(out.options), container_options=dict(out.container_options),
+                               size=output_size(info.width, info.height, engine.scale, ec.size, ec.outscale))
         except OutputError:
             raise
         except VsrError as e:

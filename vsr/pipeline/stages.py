@@ -26,6 +26,7 @@ from vsr.ops.colorconv import (
     rgb_to_yuv,
     yuv_to_rgb,
 )
+from vsr.ops.resize import resize_to
 from vsr.pipeline.stage import Source, Stage
 
 
@@ -235,7 +236,8 @@ class InferStage(Stage):
 
 
 class DownloadStage(_CudaStage):
-    """Device R'G'B' -> host Y'CbCr planes in the output's pixel format."""
+    """Device R'G'B' -> host Y'CbCr planes in the output's pixel format (and size: the network's
+    output is resized here where ``--size``/``--outscale`` ask for another)."""
 
     name = "download"
     accepts = Frame
@@ -245,16 +247,22 @@ class DownloadStage(_CudaStage):
         self.spec = spec
         self.yuv = output_yuv_spec(spec)
 
+    def _sized(self, out: torch.Tensor) -> torch.Tensor:
+        """The network's output at the output's size (``--size``/``--outscale``)."""
+        if tuple(out.shape[-2:]) == (self.spec.height, self.spec.width):
+            return out
+        return resize_to(out[None], self.spec.height, self.spec.width)[0]
+
     def process(self, frame: Frame) -> Iterable[Frame]:
         out = frame.out
         assert out is not None
         if self.stream is None:
-            frame.planes = host_planes(rgb_to_yuv(out, self.yuv))
+            frame.planes = host_planes(rgb_to_yuv(self._sized(out), self.yuv))
         else:
             with torch.cuda.stream(self.stream):
                 self.stream.wait_event(frame.ready)
                 out.record_stream(self.stream)
-                planes = rgb_to_yuv(out, self.yuv)
+                planes = rgb_to_yuv(self._sized(out), self.yuv)
                 hosts = []
                 for p in planes:
                     pinned, slot = self.ring.take(tuple(p.shape), p.dtype)
