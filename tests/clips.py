@@ -66,6 +66,7 @@ def write_clip(
     options: dict[str, str] | None = None,
     metadata: dict[str, str] | None = None,
     smooth: bool = False,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a clip; ``pts`` (in ``time_base``) makes it variable frame rate."""
     path = Path(path)
@@ -78,6 +79,8 @@ def write_clip(
         v.time_base = tb
         v.codec_context.time_base = tb
         v.codec_context.options = {"preset": "ultrafast", **(options or {})} if codec.startswith("libx26") else dict(options or {})
+        if sample_aspect_ratio is not None:
+            v.codec_context.sample_aspect_ratio = sample_aspect_ratio
         if color_range is not None:
             v.codec_context.color_range = color_range
         if colorspace is not None:

@@ -243,17 +243,21 @@ def test_images_in_and_out(tmp_path) -> None:
 
 
 def test_size_and_outscale_resize_the_output_and_keep_everything_else(tmp_path) -> None:
-    src = write_clip(tmp_path / "in.mp4", audio=True, smooth=True)  # 64x48, 12 frames
+    src = write_clip(tmp_path / "in.mp4", audio=True, smooth=True, sample_aspect_ratio=Fraction(1))  # 64x48
     a = decode_all(src)
-    for args, model, size in [(["--outscale", "3"], "compact-x4-fast", (192, 144)),  # x4, then shrunk
-                              (["--size", "x72"], "compact-x2-fast", (96, 72)),  # 1.5x: x2, then shrunk
-                              (["--size", "100x60", "-s", "2", "-m", "bicubic"], "bicubic", (100, 60))]:
+    for args, model, size, sar in [
+        (["--outscale", "3"], "compact-x4-fast", (192, 144), 1),  # x4, then shrunk
+        (["--size", "x72"], "compact-x2-fast", (96, 72), 1),  # 1.5x: x2, then shrunk
+        (["--size", "100x60", "-s", "2", "-m", "bicubic"], "bicubic", (100, 60), Fraction(4, 5)),  # 4:3 kept
+    ]:
         out = tmp_path / "out.mkv"
         result = run_cli(str(src), "-o", str(out), "-y", *args)
         assert result.exit_code == 0, result.stderr
         assert f"-> {size[0]}x{size[1]} " in result.stderr and model in result.stderr
         b = decode_all(out)
         assert (b["width"], b["height"]) == size and b["frames"] == a["frames"] == 12
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].sample_aspect_ratio == sar  # the display aspect stays 4:3
         assert [t - b["video_pts"][0] for t in b["video_pts"]] == [t - a["video_pts"][0] for t in a["video_pts"]]
         assert b["streams"] == ["video", "audio"]
         # the same picture, resized: close to the source enlarged by bicubic to that size
