@@ -112,6 +112,45 @@ def test_host_allocator_keeps_freed_frames_in_the_process() -> None:
     assert libc.mallinfo2().fordblks >= block
 
 
+_THREAD_FAULTS = """
+import resource, sys, threading, torch
+if sys.argv[1] == "tuned":
+    from vsr.engine.device import tune_host_allocator
+    assert tune_host_allocator()
+x, w = torch.rand(1, 3, 720, 1280), torch.rand(32, 3, 3, 3)
+def frames():  # what the infer thread does per frame: feature maps over a thread arena's 64 MB (118 MB)
+    for _ in range(3):
+        torch.nn.functional.conv2d(x, w, padding=1).relu_().sum()
+threading.Thread(target=frames).start()  # warm: the first frame faults its memory in
+for t in threading.enumerate()[1:]:
+    t.join()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+worker = threading.Thread(target=frames)
+worker.start()
+worker.join()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 3)
+"""
+
+
+def test_host_allocator_keeps_a_worker_threads_frames_too() -> None:
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    pages = (118 << 20) // 4096
+
+    def faults_per_frame(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _THREAD_FAULTS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout.strip())
+
+    # a thread's own glibc arena mmaps blocks over 64 MB whatever the threshold and unmaps them on
+    # free: every frame faults its feature maps in again. On the main heap (one arena) they stay.
+    assert faults_per_frame("plain") > pages / 2
+    assert faults_per_frame("tuned") < pages / 20
+
+
 def test_learned_networks_run_channels_last_on_the_cpu_with_the_same_output() -> None:
     m = load_model("compact-x2-fast", 2)
     x = torch.rand(2, 3, 23, 31)

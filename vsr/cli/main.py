@@ -46,6 +46,9 @@ def cli(verbose: int) -> None:
     """vsr: real-time video super-resolution."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="vsr: %(message)s", stream=sys.stderr)
+    from vsr.engine.device import tune_host_allocator
+
+    tune_host_allocator()  # before any decoder or stage thread exists (see its docstring)
 
 
 def _register() -> None:
