@@ -92,8 +92,9 @@ ARCHS: dict[str, ArchSpec] = {
     ),
 }
 
-# The model `vsr upscale` uses when none is named, per scale: a shipped learned model once it beats
-# bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos.
+# The model `load_model("auto", scale)` gives, per scale: a shipped learned model once it beats
+# bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos. (`vsr
+# upscale -s 3` goes further: the x4 network shrunk to 3x; see vsr.pipeline.upscale.auto_x3.)
 DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compact-x4-fast"}
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
