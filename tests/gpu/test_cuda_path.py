@@ -25,16 +25,20 @@ def frames_of(path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(video=0)]
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"pix_fmt": "yuv420p10le", "colorspace": 9}, {"color_range": 2, "colorspace": 5}])
-def test_cuda_pipeline_matches_cpu_pipeline(kwargs, tmp_path) -> None:
+@pytest.mark.parametrize("kwargs,sets", [
+    ({}, []), ({"pix_fmt": "yuv420p10le", "colorspace": 9}, []), ({"color_range": 2, "colorspace": 5}, []),
+    ({}, ["encode.outscale=1.5"]),  # the download stage's resize, on the GPU's side stream
+])
+def test_cuda_pipeline_matches_cpu_pipeline(kwargs, sets, tmp_path) -> None:
     src = write_clip(tmp_path / "in.mkv", frames=10, width=96, height=64, audio=True, **kwargs)
     outs = {}
     for device in ("cpu", "cuda"):
         config = load(PipelineConfig, None, [f"runtime.device=\"{device}\"", "model.name=\"lanczos\"",
-                                             "encode.codec=\"ffv1\"", "model.batch=3"])
+                                             "encode.codec=\"ffv1\"", "model.batch=3", *sets])
         out = tmp_path / f"{device}.mkv"
         result = UpscaleJob(src, out, config).run()
         assert result.frames == 10
+        assert (result.out_width, result.out_height) == ((144, 96) if sets else (192, 128))
         outs[device] = frames_of(out)
     for a, b in zip(outs["cpu"], outs["cuda"]):
         # fp16 inference on the GPU vs fp32 on the CPU: within 2 code values after quantisation.
