@@ -46,6 +46,10 @@ def test_geometry_errors() -> None:
         check_geometry("", -1.0)
     with pytest.raises(ConfigError, match="at most 16384"):
         output_size(4000, 3000, 2, outscale=8)
+    with pytest.raises(ConfigError, match="FFmpeg's frame limit"):
+        output_size(64, 48, 2, "16384x16384")  # each side allowed, the area not
+    with pytest.raises(ConfigError, match="the output would be 30720x17280"):
+        output_size(7680, 4320, 4)  # 8K x4, without --size too
 
 
 def test_the_smallest_model_scale_that_reaches_the_size_is_chosen() -> None:

@@ -18,6 +18,7 @@ from vsr.errors import ConfigError
 HEIGHTS = {"480p": 480, "540p": 540, "576p": 576, "720p": 720, "1080p": 1080, "1440p": 1440,
            "2160p": 2160, "4k": 2160, "4320p": 4320, "8k": 4320}
 MAX_SIDE = 16384  # what H.264/HEVC levels and most players stop at
+MAX_AREA = (2**31 - 1) // 8  # FFmpeg's av_image_check_size: (w + 128) * (h + 128) below this
 MAX_OUTSCALE = 16.0
 SIZE_HELP = ("Output size instead of the model's scale: WxH, W (or Wx), xH, or 720p/1080p/1440p/4k; "
              "a missing side keeps the aspect.")
@@ -68,9 +69,10 @@ def output_size(width: int, height: int, scale: int, size: str = "", outscale: f
         elif not h:
             h = _even(w * height / width)
     else:
-        return width * scale, height * scale
-    if w > MAX_SIDE or h > MAX_SIDE:
-        raise ConfigError(f"the output would be {w}x{h}; at most {MAX_SIDE} pixels a side")
+        w, h = width * scale, height * scale
+    if w > MAX_SIDE or h > MAX_SIDE or (w + 128) * (h + 128) >= MAX_AREA:
+        raise ConfigError(f"the output would be {w}x{h}; at most {MAX_SIDE} pixels a side and "
+                          f"{MAX_AREA // 10**6 - 1} megapixels (FFmpeg's frame limit)")
     return w, h
 
 
