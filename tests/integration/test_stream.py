@@ -167,12 +167,15 @@ def test_an_interlaced_stream_is_deinterlaced_before_upscaling(mode, tmp_path) -
     assert combs and ((max(combs) < 5) if mode == "auto" else (min(combs) > 30)), combs
 
 
-@pytest.mark.parametrize("args,size", [((), (128, 96)), (("--outscale", "1.5"), (96, 72)), (("-s", "3"), (192, 144))])
+@pytest.mark.parametrize("args,size", [((), (128, 96)), (("--outscale", "1.5"), (96, 72)), (("-s", "3"), (192, 144)),
+                                       (("--size", "x144"), (192, 144))])  # 3x: x4 chosen once the source is probed
 def test_stdin_to_stdout(args, size, tmp_path) -> None:
     src = write_clip(tmp_path / "in.ts", frames=20, width=64, height=48)
-    proc = vsr_stream("-", "-", "--format", "nut", "-q", *args, stdin=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "vsr", "-v", "stream", "-", "-", "--format", "nut", *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(src.read_bytes(), timeout=120)
     assert proc.returncode == 0, err.decode()
+    assert ("model compact-x4-fast" if size == (192, 144) else "model compact-x2-fast") in err.decode()
     (tmp_path / "out.nut").write_bytes(out)
     got = decode_all(tmp_path / "out.nut")
     assert (got["width"], got["height"]) == size

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP,
@@ -9,7 +11,7 @@ from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted, VsrError
-from vsr.io.geometry import SIZE_HELP, check_geometry
+from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.pipeline.live import LiveOptions, StreamJob
 
 
@@ -17,8 +19,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.argument("input_url", metavar="INPUT_URL")
 @click.argument("output_url", metavar="OUTPUT_URL")
 @click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4.")
-@click.option("--size", type=str, default=None, help=SIZE_HELP + " The model's scale stays -s (default 2).")
-@click.option("--outscale", type=float, default=None, help="Output scale, any factor: -s, then resized.")
+@click.option("--size", type=str, default=None, help=SIZE_HELP)
+@click.option("--outscale", type=float, default=None, help=OUTSCALE_HELP)
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
@@ -86,6 +88,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
         sets,
     )
     check_geometry(config.encode.size, config.encode.outscale)
+    if scale is None and (config.encode.size or config.encode.outscale):
+        config = replace(config, model=replace(config.model, scale=0))  # the scale that reaches the size
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
                        queue_size=queue_size, stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))

@@ -42,7 +42,7 @@ from vsr.pipeline.stages import (
     UploadStage,
     is_droppable,
 )
-from vsr.pipeline.upscale import auto_x3, build_engine, encode_options
+from vsr.pipeline.upscale import auto_x3, build_engine, encode_options, plan_output
 
 log = logging.getLogger("vsr.live")
 
@@ -348,7 +348,10 @@ class StreamJob:
 
     def run(self) -> StreamResult:
         self.config = auto_x3(self.config)
-        engine = self.engine if self.engine is not None else build_engine(self.config)[1]
+        # The engine is built before the source is waited for (a bad model fails at once), except
+        # where its scale comes from the source's size (model.scale 0: --size/--outscale without -s).
+        settle = self.engine is None and self.config.model.scale == 0
+        engine = self.engine if self.engine is not None or settle else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
         deinterlace = self.config.decode.deinterlace
         media = self._open_unless_stopped(lambda: open_live_input(self.input, self.live, threads, deinterlace))
@@ -356,6 +359,9 @@ class StreamJob:
         if self.input.can_reconnect:
             reopen = lambda: open_live_input(self.input, self.live, threads, deinterlace)  # noqa: E731
         try:
+            if settle:
+                self.config, _ = plan_output(self.config, media.info.width, media.info.height)
+                engine = build_engine(self.config)[1]
             output = self._open_output(media, engine)
             try:
                 return self._run(media, output, engine, reopen)
