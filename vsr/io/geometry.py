@@ -31,7 +31,7 @@ def parse_size(text: str) -> tuple[int, int]:
     t = text.strip().lower()
     if t in HEIGHTS:
         return 0, HEIGHTS[t]
-    a, sep, b = t.replace(":", "x").partition("x")
+    a, _, b = t.replace(":", "x").partition("x")
     if not re.fullmatch(r"\d*", a) or not re.fullmatch(r"\d*", b) or not (a or b):
         raise ConfigError(f"bad size {text!r} (use WxH, W, xH or 720p/1080p/1440p/4k, e.g. 1920x1080 or x1080)")
     w, h = int(a or 0), int(b or 0)
