@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import math
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -101,14 +100,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"x{float(factor):g} {name:9s} {method:24s}{'*' if row['vsr_auto'] else ' '} "
                       f"PSNR-Y {row['psnr_y']:6.2f}  SSIM-Y {row['ssim_y']:.4f}{lp}", flush=True)
     if args.json:
-        try:
-            commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                                    cwd=Path(__file__).parent).stdout.strip() or None
-        except OSError:
-            commit = None
+        from vsr.bench.suite import git_commit
+
         report = {
             "command": "python benchmarks/eval_outscale.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "date": datetime.date.today().isoformat(), "commit": commit, "device": "cpu",
+            "date": datetime.date.today().isoformat(), "commit": git_commit(), "device": "cpu",
             "torch": torch.__version__, "protocol": __doc__.split("\n\n")[1], "rows": rows,
         }
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")

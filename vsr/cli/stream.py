@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP,
-                             PRECISION_HELP, build_config, install_signal_handlers, monitor_options)
+                             PRECISION_HELP, build_config, install_signal_handlers, monitor_options,
+                             settle_geometry)
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted, VsrError
-from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
+from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP
 from vsr.pipeline.live import LiveOptions, StreamJob
 
 
@@ -87,9 +86,7 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
          "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale},
         sets,
     )
-    check_geometry(config.encode.size, config.encode.outscale)
-    if scale is None and (config.encode.size or config.encode.outscale):
-        config = replace(config, model=replace(config.model, scale=0))  # the scale that reaches the size
+    config = settle_geometry(config, scale)
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
                        queue_size=queue_size, stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))

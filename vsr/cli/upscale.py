@@ -147,6 +147,15 @@ def summary(result: UpscaleResult) -> str:
     )
 
 
+def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig:
+    """Check ``--size``/``--outscale`` before any input is opened; without ``-s`` (``scale`` None) the
+    network's scale is left to the input's size (``model.scale = 0``, see ``plan_output``)."""
+    check_geometry(config.encode.size, config.encode.outscale)
+    if scale is None and (config.encode.size or config.encode.outscale):
+        return replace(config, model=replace(config.model, scale=0))
+    return config
+
+
 @click.command("upscale")
 @click.argument("input_path", metavar="INPUT", type=str)
 @click.option("-o", "--output", "output_path", required=True, type=str,
@@ -218,9 +227,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         },
         sets,
     )
-    check_geometry(config.encode.size, config.encode.outscale)
-    if scale is None and (config.encode.size or config.encode.outscale):
-        config = replace(config, model=replace(config.model, scale=0))  # the scale that reaches the size
+    config = settle_geometry(config, scale)
     if Path(output_path).suffix == "":
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
