@@ -50,13 +50,13 @@ import numpy as np
 import torch
 
 from vsr.archs import load_model
-from vsr.archs.files import read_state_dict
+from vsr.archs.files import load_weights_file
 from vsr.archs.plain import PlainSR
 from vsr.archs.presets import deploy_cost
 from vsr.archs.rep import RepSR
-from vsr.bench import measure
 from vsr.bench.clips import bench_clip, is_bench_clip
 from vsr.bench.suite import result_header, write_result
+from vsr.metrics import fidelity
 from vsr.engine import Engine
 from vsr.engine.device import resolve_device, tune_host_allocator
 from vsr.io.samples import is_sample, resolve_sample
@@ -136,13 +136,8 @@ def realesrgan_method(clip: str, weights: Path, frames: int, out: Path, crf: int
     """One process's work: decode pipe -> enhance each frame -> encode pipe."""
     dev = resolve_device(device)
     half = dev.type == "cuda"  # the script runs fp16 unless --fp32
-    sd, _ = read_state_dict(weights)
-    convs = sum(1 for k, v in sd.items() if k.endswith(".weight") and v.ndim == 4)
-    channels = sd["body.0.weight"].shape[0]
-    scale = math.isqrt(sd[f"body.{2 * (convs - 1)}.weight"].shape[0] // 3)
-    model = PlainSR(scale, channels, convs - 2)
-    model.load_state_dict(sd)
-    model.eval().to(dev)
+    loaded = load_weights_file(weights)  # an SRVGGNetCompact state dict, rebuilt as the same PlainSR
+    scale, model = loaded.scale, loaded.module.eval().to(dev)
     if half:
         model = model.half()
     with av.open(clip) as c:
@@ -181,18 +176,17 @@ def timed(cmd: list[str]) -> float:
     return seconds
 
 
-def luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float64) @ np.array([65.481, 128.553, 24.966]) / 255.0 + 16.0
-
-
 def decode_rgb(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
 def psnr_y(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    mse = float(np.mean([np.mean((luma(x) - luma(y)) ** 2) for x, y in zip(a, b)]))
-    return 10 * math.log10(255.0**2 / max(mse, 1e-10))
+    """Mean over frames of the PSNR-Y between two decoded outputs (capped at 100 dB per frame)."""
+    def tensor(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x).permute(2, 0, 1)[None].double() / 255
+
+    return float(np.mean([min(fidelity.psnr_y(tensor(x), tensor(y)).item(), 100.0) for x, y in zip(a, b)]))
 
 
 def engine_fps(run, frames: list[np.ndarray], repeats: int = 2) -> float:
