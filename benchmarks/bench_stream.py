@@ -10,14 +10,23 @@ the picture, so latency is matched per frame, from the sender's write to the rec
 Steady state = frames from the middle to 90% of the run (both ends probe the stream at start, and
 a TS demuxer holds the very last frame until its read timeout). The sustained
 rate is what the receiver decoded per second through vsr; drops are frames sent but never received.
+The start is reported too: the p95 latency of the first 2 s received, and how many frames came
+out before the latency first fell to within 100 ms of the steady p50 (the backlog that built up
+while vsr probed the input and built its engine, and how long it took to be rid of it).
+
+``--variant NAME=ARGS`` (repeatable) runs vsr once per variant with those extra arguments, side by
+side in one run, e.g. the live clock on and off:
 
     python benchmarks/bench_stream.py --seconds 6 --json benchmarks/results/stream-cpu.json
+    python benchmarks/bench_stream.py --cases tcp+mpegts --audio --variant "default=" \
+        --variant "no-max-lag=--max-lag 0"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -84,8 +93,17 @@ def steady(values: list[float]) -> list[float]:
     return values[n // 2: max(n // 2 + 1, (9 * n) // 10)] or values
 
 
+def start_figures(lat: list[float], arrivals: list[float], steady_p50: float) -> dict:
+    """The first 2 s received (p95 latency), and the frames received before the latency first came
+    within 100 ms of the steady p50."""
+    first = [x for x, a in zip(lat, arrivals) if a - arrivals[0] < 2.0]
+    until = next((i for i, x in enumerate(lat) if x <= steady_p50 + 0.1), len(lat))
+    return {"latency_ms_first_2s_p95": round(float(np.percentile(first, 95)) * 1000, 1),
+            "frames_before_live": until}
+
+
 def one_run(transport: str, container: str, frames: int, fps: int, size: tuple[int, int],
-            through_vsr: bool, vsr_args: list[str]) -> dict:
+            through_vsr: bool, vsr_args: list[str], audio: bool = False) -> dict:
     scale = 2 if through_vsr else 1
     p_out = free_port()
     receiver = ReceiverProcess(transport, p_out, container, scale)
@@ -104,7 +122,7 @@ def one_run(transport: str, container: str, frames: int, fps: int, size: tuple[i
         time.sleep(5.0 if transport == "udp" else 0.5)  # udp: nothing tells the sender vsr is bound
     else:
         send_url = urls(transport, p_out, listen=False)
-    sender = PacedSender(send_url, frames, fps=fps, size=size, format=container)
+    sender = PacedSender(send_url, frames, fps=fps, size=size, format=container, audio=audio)
     sender.start()
     sender.join(frames / fps + 60)
     err = b""
@@ -118,7 +136,10 @@ def one_run(transport: str, container: str, frames: int, fps: int, size: tuple[i
     lat = [arrival - sender.sent[i] for i, _, arrival, _, _ in got if i in sender.sent]
     arrivals = [a for _, _, a, _, _ in got]
     span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
+    arrivals = [a for i, _, a, _, _ in got if i in sender.sent]
+    start = start_figures(lat, arrivals, float(np.percentile(steady(lat), 50))) if lat else {}
     return {
+        **start,
         "frames_sent": len(sender.sent),
         "frames_received": len(got),
         "sender_error": repr(sender.error) if sender.error else None,
@@ -138,32 +159,47 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default="auto")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    ap.add_argument("--audio", action="store_true", help="The sender adds an AAC track (passed through by vsr).")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="Run vsr with these extra arguments too, named NAME (repeatable).")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     frames = int(args.seconds * args.fps)
     size = (args.width, args.height)
     vsr_args = ["--model", args.model, "--device", args.device]
+    variants: dict[str, list[str]] = {}
+    for v in args.variant or ["vsr="]:
+        name, sep, extra = v.partition("=")
+        if not sep or not name:
+            ap.error(f"--variant takes NAME=ARGS, got {v!r}")
+        variants[name] = shlex.split(extra)
     wanted = set(args.cases.split(","))
     results = {}
     for name, transport, container in CASES:
         if name not in wanted:
             continue
-        direct = one_run(transport, container, frames, args.fps, size, False, vsr_args)
-        through = one_run(transport, container, frames, args.fps, size, True, vsr_args)
-        added = {}
-        for q in ("p50", "p95"):
-            a, b = through[f"latency_ms_{q}"], direct[f"latency_ms_{q}"]
-            added[q] = round(a - b, 1) if a is not None and b is not None else None
-        results[name] = {"direct": direct, "through_vsr": through, "added_latency_ms": added}
-        print(f"{name:<14} direct p50 {direct['latency_ms_p50']} ms | through vsr p50 "
-              f"{through['latency_ms_p50']} p95 {through['latency_ms_p95']} ms, "
-              f"{through['frames_received']}/{through['frames_sent']} frames at {through['received_fps']} fps"
-              f" | added p50 {added['p50']} ms p95 {added['p95']} ms", flush=True)
+        direct = one_run(transport, container, frames, args.fps, size, False, vsr_args, args.audio)
+        results[name] = {"direct": direct}
+        for vname, extra in variants.items():
+            through = one_run(transport, container, frames, args.fps, size, True, vsr_args + extra, args.audio)
+            added = {}
+            for q in ("p50", "p95"):
+                a, b = through[f"latency_ms_{q}"], direct[f"latency_ms_{q}"]
+                added[q] = round(a - b, 1) if a is not None and b is not None else None
+            key = "through_vsr" if len(variants) == 1 else f"through_vsr[{vname}]"
+            results[name][key] = {**through, "vsr_args": extra, "added_latency_ms": added}
+            print(f"{name:<14} {vname:<12} direct p50 {direct['latency_ms_p50']} ms | through vsr p50 "
+                  f"{through['latency_ms_p50']} p95 {through['latency_ms_p95']} ms, "
+                  f"{through['frames_received']}/{through['frames_sent']} frames at {through['received_fps']} fps"
+                  f" | added p50 {added['p50']} ms p95 {added['p95']} ms | start: first 2 s p95 "
+                  f"{through.get('latency_ms_first_2s_p95')} ms, {through.get('frames_before_live')} frames "
+                  f"before live", flush=True)
     device = torch.device("cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu")
     record = {
         **result_header("stream", argv, device),
         "stream": {"fps": args.fps, "size": f"{args.width}x{args.height}", "seconds": args.seconds,
-                   "scale": 2, "model": args.model, "encoder": "libx264 veryfast zerolatency"},
+                   "scale": 2, "model": args.model, "encoder": "libx264 veryfast zerolatency", "audio": args.audio,
+                   "variants": variants},
         "results": results,
     }
     if args.json:

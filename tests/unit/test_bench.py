@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import av
 import numpy as np
 import pytest
+import torch
 
 from vsr.bench import measure
 from vsr.bench.clips import BenchClip, bench_clip, parse_size, procedural_frame
@@ -29,6 +32,32 @@ def test_timing_refuses_zero_frames_and_derives_fps() -> None:
     assert t == {"frames": 10, "seconds": 2.0, "fps": 5.0, "batch": 2}
     with pytest.raises(ConfigError):
         measure.timing(0, 1.0)
+
+
+class HiccupEngine:
+    """Stands in for an engine: a fixed cost per call, and one timed pass hit by a 50 ms stall."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, stall_on_call: int) -> None:
+        self.calls, self.stall_on_call = 0, stall_on_call
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        time.sleep(0.05 if self.calls == self.stall_on_call else 0.002)
+        return x
+
+
+def test_engine_alone_times_short_passes_until_the_figure_is_steady() -> None:
+    rgb = [torch.zeros(3, 8, 8)] * 2  # a pass: two calls, ~4 ms
+    engine = HiccupEngine(stall_on_call=3)  # the first timed pass stalls (call 1 is the warm-up)
+    t = measure.engine_alone(engine, rgb, 1, repeats=2, min_passes=3, min_seconds=0.1)
+    assert t["repeats"] > 3 and engine.calls == 1 + 2 * t["repeats"]  # passes added up to >= 0.1 s
+    assert t["seconds"] < 0.02  # the best pass, not the stalled one
+    few = measure.engine_alone(HiccupEngine(0), rgb, 1, repeats=2, min_passes=5, min_seconds=0.0)
+    assert few["repeats"] == 5
+    long = measure.engine_alone(HiccupEngine(0), rgb, 1, repeats=2, min_seconds=1.0, budget_seconds=0.0)
+    assert long["repeats"] == 2  # over the budget: just the repeats asked for
 
 
 def _points(exponent: float) -> list[dict]:

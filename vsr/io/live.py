@@ -53,6 +53,9 @@ def _split_listen(url: str) -> tuple[str, bool]:
     return urlunsplit(parts._replace(query=urlencode(rest))), listen
 
 
+PROBE_SECONDS = 0.5  # how much of a live input is read to find its streams
+
+
 def live_input(url: str, format: str | None = None) -> Endpoint:
     """Demuxer options for low delay: no input buffering, a short probe, no frame reordering wait."""
     scheme = scheme_of(url)
@@ -63,7 +66,7 @@ def live_input(url: str, format: str | None = None) -> Endpoint:
     options = {
         "flags": "low_delay",
         "probesize": "500000",
-        "analyzeduration": "500000",
+        "analyzeduration": str(round(PROBE_SECONDS * 1e6)),
     }
     if url in ("-", "pipe:", "pipe:0"):
         return Endpoint("pipe:0", format, options, pipe=True)
@@ -88,7 +91,11 @@ def live_output(url: str, format: str | None = None) -> Endpoint:
         raise ConfigError(NO_SRT)
     if format is not None and format not in CONTAINERS:
         raise ConfigError(f"unsupported --format {format!r} (valid: {', '.join(CONTAINERS)})")
-    container_options = {"flush_packets": "1"}
+    # max_interleave_delta: do not hold a frame until every stream has a later packet. An MPEG-TS
+    # source bundles its audio into PES packets of up to 0.35 s, so the muxer would hold each
+    # upscaled frame for up to that long waiting for the audio that follows it (measured over
+    # loopback: spikes of 0.55 s end to end, 0.26 s with this). Each stream stays in order.
+    container_options = {"flush_packets": "1", "max_interleave_delta": "1"}
     options: dict[str, str] = {}
     if url in ("-", "pipe:", "pipe:1"):
         return Endpoint("pipe:1", format or "mpegts", options, container_options, pipe=True)

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -239,6 +240,7 @@ class MediaInput:
             raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.url} is not one "
                               f"(a video keeps its own timestamps)")
         self._deinterlacer = Deinterlacer(deinterlace)
+        t_open = time.perf_counter()
         try:
             self.container = av.open(
                 self.url, "r", format=format, options=options or {}, timeout=timeout
@@ -248,6 +250,7 @@ class MediaInput:
                 f"cannot read {self.url}: not a video FFmpeg can open, or damaged beyond reading "
                 f"({_ffmpeg_reason(e)})"
             ) from None
+        self.open_seconds = time.perf_counter() - t_open  # waiting for a sender, then probing
         try:
             self._choose_streams(threads)
             self._pending: list[DecodedFrame | Passthrough] = []
@@ -261,6 +264,9 @@ class MediaInput:
             # packet, and what follows it must come from the same reader, not a fresh one
             self._reader = self._read()
             first = self._prime()
+            # when the first frame came out of the decoder: a live job's first reading of the
+            # source's clock (frames decoded later are judged against it)
+            self.opened_at = time.perf_counter()
         except BaseException:
             self.container.close()
             raise

@@ -3,6 +3,10 @@
 Same stages as files, live policies:
 - queues are short and ``drop_oldest``: when the engine falls behind, stale frames are dropped (the
   newest wins) and counted; audio and other passthrough packets are never dropped;
+- a network source's frames are also judged against the source's own clock: a frame that reaches
+  the decoder more than ``max_lag`` seconds behind it (the backlog left by start-up, or by a stall
+  of the network) is dropped before any work is spent on it, so the stream catches up to the live
+  edge; a delay that dropping does not shrink (the sender itself fell behind) becomes the new edge;
 - frames keep their source timestamps, so a drop leaves a gap in the output, never a drift, and
   audio stays in sync;
 - the encoder is tuned for latency (no B-frames, zero-latency tune, GOP of about a second) and the
@@ -29,7 +33,7 @@ from vsr.config import PipelineConfig
 from vsr.engine.engine import Engine
 from vsr.errors import Interrupted, InvalidInputError, OutputError, VsrError
 from vsr.io.geometry import output_size
-from vsr.io.live import Endpoint, live_input, live_output
+from vsr.io.live import PROBE_SECONDS, Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
 from vsr.pipeline.runner import Runner
@@ -57,6 +61,7 @@ class LiveOptions:
     timeout: float = 10.0  # seconds without data before a network source counts as lost
     wait: float = 60.0  # how long a listening (or udp) input waits for its sender
     queue_size: int = 2
+    max_lag: float = 0.5  # network sources: drop frames this many seconds behind the source (0: never)
     gop_seconds: float = 1.0
     stats_interval: float = 5.0
     stop_grace: float = 2.0
@@ -80,6 +85,52 @@ def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0,
         raise
 
 
+class LiveClock:
+    """How far behind its source a live stream runs, judged frame by frame on the source's own clock.
+
+    A real-time source's frames arrive as fast as its clock runs, so ``arrival - pts`` stays level
+    while we keep up. The lowest value seen is the live edge; a frame whose value is more than
+    ``max_lag`` above it arrived late, and so does every frame after it until the lag is down to a
+    quarter of that. Where the backlog is ours (a socket that filled while the
+    engine was being built, or while the network stalled) dropping the late frames, which costs only
+    their decoding, empties it within moments. Where it is not (the sender itself fell behind and
+    stays behind) dropping cannot shrink it: if the lag has not shrunk by a fifth after ``patience``
+    seconds of dropping, the present delay is taken as the new edge. A timestamp that goes backwards
+    (a source that restarted its clock) starts the judging afresh.
+    """
+
+    def __init__(self, max_lag: float, patience: float = 2.0) -> None:
+        self.max_lag, self.patience = max_lag, patience
+        self._edge: float | None = None
+        self._last_pts: float | None = None
+        self._late_since: tuple[float, float] | None = None  # (wall time, lag) when dropping began
+
+    def seed(self, wall: float, pts: float) -> None:
+        """A first reading (a session's first frame, when it was decoded)."""
+        self._edge, self._last_pts, self._late_since = wall - pts, pts, None
+
+    def late(self, wall: float, pts: float) -> bool:
+        offset = wall - pts
+        restarted = self._last_pts is not None and pts < self._last_pts - 1.0
+        self._last_pts = pts
+        if self._edge is None or restarted or offset <= self._edge:
+            self._edge, self._late_since = offset, None
+            return False
+        lag = offset - self._edge
+        # once behind, catch up all the way (to a quarter of the bound), rather than hover at it
+        if lag <= (self.max_lag if self._late_since is None else self.max_lag / 4):
+            self._late_since = None
+            return False
+        if self._late_since is None:
+            self._late_since = (wall, lag)
+        elif wall - self._late_since[0] >= self.patience:
+            if lag > 0.8 * self._late_since[1]:  # not catching up: the delay is upstream
+                self._edge, self._late_since = offset, None
+                return False
+            self._late_since = (wall, lag)
+        return True
+
+
 class LiveSource(Source):
     """Frames and passthrough packets from a live input, across reconnects."""
 
@@ -90,11 +141,16 @@ class LiveSource(Source):
         first: MediaInput,
         reopen: Callable[[], MediaInput] | None,
         options: LiveOptions,
+        clocked: bool = False,
     ) -> None:
+        """``clocked``: judge frames against the source's clock (:class:`LiveClock`), for sources
+        that run in real time (network inputs; a file or a pipe is read as fast as it goes)."""
         self.first = first
         self.reopen = reopen
         self.options = options
         self.frames = 0
+        self.late = 0  # frames dropped by the clock, before any work was spent on them
+        self.clock = LiveClock(options.max_lag) if clocked and options.max_lag > 0 else None
         self.reconnects = 0
         self.loss: str | None = None  # set when reconnecting failed: the job reports a loss
         self.ended: str | None = None  # how the source ended, when no reconnect was asked for
@@ -126,6 +182,7 @@ class LiveSource(Source):
         first_session = media is self.first
         mapping = None if first_session else self._map_streams(media)
         offset: float | None = 0.0 if first_session else None
+        seeded = False
         for item in media.items(stop):
             ts = _seconds(item)
             if offset is None:  # first timestamp of a new session: continue after the last one
@@ -138,6 +195,17 @@ class LiveSource(Source):
                     item.pts = round(seconds / self.time_base)
                     item.time_base = self.time_base
                     self._last_s = seconds if self._last_s is None else max(self._last_s, seconds)
+                    if self.clock is not None:
+                        if not seeded:
+                            # The first frame was decoded as the input opened, and probing had by
+                            # then read a real-time source for as long as it took, up to its limit.
+                            probed = min(media.open_seconds, PROBE_SECONDS)
+                            self.clock.seed(media.opened_at, seconds + probed)
+                            seeded = True
+                        if self.clock.late(time.perf_counter(), seconds):
+                            self.frames += 1
+                            self.late += 1
+                            continue
                 self.frames += 1
                 yield Frame(item.index, item.pts, item)
             else:
@@ -261,6 +329,7 @@ class StatsReporter:
             "frames_in": frames_in,
             "frames_out": frames_out,
             "dropped": dropped,
+            "late": self.source.late,  # of the dropped: behind the source's clock (--max-lag)
             "reconnects": self.source.reconnects,
             "input_fps": round((frames_in - in_prev) / dt, 2),
             "output_fps": round((frames_out - out_prev) / dt, 2),
@@ -277,7 +346,8 @@ class StatsReporter:
             lat = record["latency_ms"]
             self.echo(
                 f"vsr: {'total' if final else 'stream'}: in {record['input_fps']:.1f} fps, out "
-                f"{record['output_fps']:.1f} fps, {frames_out} frames out, {dropped} dropped, "
+                f"{record['output_fps']:.1f} fps, {frames_out} frames out, {dropped} dropped"
+                + (f" ({record['late']} late)" if record["late"] else "") + ", "
                 f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms max {lat['max']:.0f} ms"
                 + (f", {self.source.reconnects} reconnects" if self.source.reconnects else "")
             )
@@ -296,7 +366,7 @@ class StatsReporter:
 class StreamResult:
     frames_in: int
     frames_out: int
-    dropped: int
+    dropped: int  # all drops, ``late`` included
     reconnects: int
     loss: str | None
     ended: str | None
@@ -304,6 +374,7 @@ class StreamResult:
     summary: dict[str, Any]
     warnings: list[str]
     monitor: dict[str, Any] | None = None
+    late: int = 0  # frames dropped for arriving more than ``max_lag`` behind the source's clock
 
 
 class StreamJob:
@@ -423,7 +494,7 @@ class StreamJob:
         # backend's first call (minutes for TensorRT) would otherwise hold that frame, and drop every
         # frame behind it, on the clock.
         engine.warmup(media.info.height, media.info.width)
-        source = LiveSource(media, reopen, self.live)
+        source = LiveSource(media, reopen, self.live, clocked=self.input.network)
         stats = StreamStats()
 
         def written(frame: Frame) -> None:
@@ -451,7 +522,7 @@ class StreamJob:
         if self._stop_requested:
             self.runner.request_stop()
         sink = open(self.stats_file, "w", encoding="utf-8") if self.stats_file else None
-        reporter = StatsReporter(source, stats, lambda: self.runner.stats.dropped,  # type: ignore[union-attr]
+        reporter = StatsReporter(source, stats, lambda: self.runner.stats.dropped + source.late,  # type: ignore[union-attr]
                                  self.live.stats_interval, self.echo, sink)
         reporter.start()
         try:
@@ -464,7 +535,7 @@ class StreamJob:
         return StreamResult(
             frames_in=source.frames,
             frames_out=stats.frames_out,
-            dropped=run_stats.dropped,
+            dropped=run_stats.dropped + source.late,
             reconnects=source.reconnects,
             loss=source.loss,
             ended=source.ended,
@@ -472,5 +543,6 @@ class StreamJob:
             summary=summary,
             warnings=media.warnings() + output.warnings + [f"monitor: {a}" for a in monitor.alerts[:10]],
             monitor=monitor.summary() if monitor.active else None,
+            late=source.late,
         )
 
