@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from vsr.pipeline.live import LiveClock
+from vsr.io.live import live_input
+from vsr.pipeline.live import LiveClock, runs_on_its_clock
 
 FPS = 25
 
@@ -68,3 +69,15 @@ def test_timestamps_that_restart_start_the_judging_afresh() -> None:
     first = [(i / FPS, 100.0 + i / FPS) for i in range(1, 50)]
     again = [(2.0 + i / FPS, i / FPS) for i in range(0, 50)]  # the source restarted at pts 0
     assert not any(judge(clock, first + again))
+
+
+def test_only_streams_that_arrive_at_their_own_pace_are_judged() -> None:
+    assert runs_on_its_clock(live_input("tcp://127.0.0.1:9000?listen"), "mpegts")
+    assert runs_on_its_clock(live_input("udp://127.0.0.1:9000"), "mpegts")
+    assert runs_on_its_clock(live_input("rtmp://127.0.0.1/live/a"), "flv")
+    assert runs_on_its_clock(live_input("http://127.0.0.1/live.ts"), "mpegts")
+    # HLS and DASH arrive a segment at a time; files and pipes are read as fast as they go
+    assert not runs_on_its_clock(live_input("http://127.0.0.1/live.m3u8"), "hls")
+    assert not runs_on_its_clock(live_input("https://127.0.0.1/live.mpd"), "dash")
+    assert not runs_on_its_clock(live_input("-"), "mpegts")
+    assert not runs_on_its_clock(live_input("in.ts"), "mpegts")

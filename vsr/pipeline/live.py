@@ -131,6 +131,18 @@ class LiveClock:
         return True
 
 
+# Demuxers whose source arrives a segment (seconds of stream) at a time: their frames come in bursts
+# by design, so lateness on their clock says nothing about a backlog of ours.
+SEGMENTED_DEMUXERS = {"hls", "applehttp", "dash"}
+
+
+def runs_on_its_clock(endpoint: Endpoint, demuxer: str) -> bool:
+    """Whether a source's frames arrive at the pace of its own timestamps, so that a frame behind
+    them means a backlog (:class:`LiveClock`): network streams, but not segmented ones; a file or
+    a pipe is read as fast as it goes."""
+    return endpoint.network and not set(demuxer.split(",")) & SEGMENTED_DEMUXERS
+
+
 class LiveSource(Source):
     """Frames and passthrough packets from a live input, across reconnects."""
 
@@ -494,7 +506,8 @@ class StreamJob:
         # backend's first call (minutes for TensorRT) would otherwise hold that frame, and drop every
         # frame behind it, on the clock.
         engine.warmup(media.info.height, media.info.width)
-        source = LiveSource(media, reopen, self.live, clocked=self.input.network)
+        source = LiveSource(media, reopen, self.live,
+                            clocked=runs_on_its_clock(self.input, media.container.format.name))
         stats = StreamStats()
 
         def written(frame: Frame) -> None:
