@@ -12,9 +12,10 @@ import os
 import re
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import av
 import numpy as np
@@ -163,7 +164,35 @@ def engine_alone(engine: Engine, rgb: Sequence[torch.Tensor], batch: int, repeat
     to ``min_seconds``, while they fit in ``budget_seconds``. On a busy machine a pass over a few
     small frames is often stalled 50-300 ms by the scheduler (measured here, 2 cores and one other
     busy process): two passes can both be stalled, and the engine then reads slower than the
-    pipeline that runs it."""
+    pipeline that runs it.
+
+    It runs in a thread of its own, as the pipeline's infer stage runs the engine: torch's
+    intra-op pool is per calling thread, and on a loaded host the main thread's pool, once other
+    threads have run torch beside it, was measured at 10-100x the per-call time of a fresh
+    thread's (2 cores, two busy processes), which made the engine read slower than the pipeline."""
+    return _in_a_thread(lambda: _engine_alone(engine, rgb, batch, repeats, min_passes, min_seconds,
+                                              budget_seconds))
+
+
+def _in_a_thread(fn: Callable[[], Any]) -> Any:
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # re-raised in the caller
+            box["error"] = e
+
+    thread = threading.Thread(target=work, name="vsr-engine-alone")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _engine_alone(engine: Engine, rgb: Sequence[torch.Tensor], batch: int, repeats: int, min_passes: int,
+                  min_seconds: float, budget_seconds: float) -> dict[str, Any]:
     if batch < 1 or repeats < 1:
         raise ConfigError(f"batch and repeats must be >= 1, got {batch} and {repeats}")
     batches = [torch.stack(list(rgb[i:i + batch])) for i in range(0, len(rgb), batch)]
