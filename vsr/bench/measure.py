@@ -264,7 +264,13 @@ def run_pipeline(clip: str | Path, engine: Engine, config: PipelineConfig, frame
 
 def naive_loop(clip: str | Path, engine: Engine, config: PipelineConfig, frames: int, out: Path,
                *, encode: bool = True) -> dict[str, Any]:
-    """Decode a frame, convert, infer, convert back, (encode,) repeat: one thread, no overlap."""
+    """Decode a frame, convert, infer, convert back, (encode,) repeat: one thread, no overlap (a
+    fresh thread, for the reason :func:`engine_alone` gives)."""
+    return _in_a_thread(lambda: _naive_loop(clip, engine, config, frames, out, encode))
+
+
+def _naive_loop(clip: str | Path, engine: Engine, config: PipelineConfig, frames: int, out: Path,
+                encode: bool) -> dict[str, Any]:
     media = MediaInput(clip, threads=config.runtime.decode_threads)
     output = None
     n = 0
