@@ -43,6 +43,9 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--max-lag", type=float, default=0.5, show_default=True,
               help="Network inputs: drop frames that reach the decoder this many seconds behind the "
                    "source's clock, to catch up to the live edge (0: never).")
+@click.option("--re/--no-re", "realtime", default=None,
+              help="Read the input at its own frame rate, as ffmpeg -re (to stream a file out live). "
+                   "Default: only for HLS/DASH inputs, whose segments arrive in bursts.")
 @click.option("--stats", "stats_file", type=str, default=None, help="Write stats as JSON lines to FILE.")
 @click.option("--stats-interval", type=float, default=5.0, show_default=True)
 @click.option("--monitor", "monitor_file", type=str, default=None,
@@ -58,7 +61,7 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
             model: str | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
-            reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, stats_file: str | None,
+            reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, realtime: bool | None, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, deinterlace: str | None,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
@@ -93,7 +96,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
     )
     config = settle_geometry(config, scale)
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
-                       queue_size=queue_size, max_lag=max_lag, stats_interval=stats_interval)
+                       queue_size=queue_size, max_lag=max_lag, realtime=realtime,
+                       stats_interval=stats_interval)
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     job = StreamJob(input_url, output_url, config, live, input_format=input_format,
                     output_format=output_format, stats_file=stats_file, echo=echo,

@@ -62,6 +62,7 @@ class LiveOptions:
     wait: float = 60.0  # how long a listening (or udp) input waits for its sender
     queue_size: int = 2
     max_lag: float = 0.5  # network sources: drop frames this many seconds behind the source (0: never)
+    realtime: bool | None = None  # read at the input's own pace (ffmpeg -re); None: HLS/DASH only
     gop_seconds: float = 1.0
     stats_interval: float = 5.0
     stop_grace: float = 2.0
@@ -136,11 +137,15 @@ class LiveClock:
 SEGMENTED_DEMUXERS = {"hls", "applehttp", "dash"}
 
 
+def is_segmented(demuxer: str) -> bool:
+    return bool(set(demuxer.split(",")) & SEGMENTED_DEMUXERS)
+
+
 def runs_on_its_clock(endpoint: Endpoint, demuxer: str) -> bool:
     """Whether a source's frames arrive at the pace of its own timestamps, so that a frame behind
     them means a backlog (:class:`LiveClock`): network streams, but not segmented ones; a file or
     a pipe is read as fast as it goes."""
-    return endpoint.network and not set(demuxer.split(",")) & SEGMENTED_DEMUXERS
+    return endpoint.network and not is_segmented(demuxer)
 
 
 class LiveSource(Source):
@@ -154,15 +159,20 @@ class LiveSource(Source):
         reopen: Callable[[], MediaInput] | None,
         options: LiveOptions,
         clocked: bool = False,
+        paced: bool = False,
     ) -> None:
         """``clocked``: judge frames against the source's clock (:class:`LiveClock`), for sources
-        that run in real time (network inputs; a file or a pipe is read as fast as it goes)."""
+        that run in real time (network inputs; a file or a pipe is read as fast as it goes).
+        ``paced``: hand frames on no faster than their timestamps advance, as ffmpeg's ``-re``
+        reads (a file streamed out live; HLS and DASH, whose segments would otherwise arrive as
+        bursts that the drop-oldest queues cut down to their last frames)."""
         self.first = first
         self.reopen = reopen
         self.options = options
         self.frames = 0
         self.late = 0  # frames dropped by the clock, before any work was spent on them
         self.clock = LiveClock(options.max_lag) if clocked and options.max_lag > 0 else None
+        self.paced = paced
         self.reconnects = 0
         self.loss: str | None = None  # set when reconnecting failed: the job reports a loss
         self.ended: str | None = None  # how the source ended, when no reconnect was asked for
@@ -195,6 +205,7 @@ class LiveSource(Source):
         mapping = None if first_session else self._map_streams(media)
         offset: float | None = 0.0 if first_session else None
         seeded = False
+        anchor: tuple[float, float] | None = None  # (wall time, pts) pacing counts from
         for item in media.items(stop):
             ts = _seconds(item)
             if offset is None:  # first timestamp of a new session: continue after the last one
@@ -206,6 +217,17 @@ class LiveSource(Source):
                     seconds = float(item.pts * item.time_base) + offset
                     item.pts = round(seconds / self.time_base)
                     item.time_base = self.time_base
+                    if self.paced:
+                        now = time.perf_counter()
+                        jumped = anchor is not None and (
+                            seconds < (self._last_s or 0.0) - 1.0  # a timestamp that went back
+                            or seconds - anchor[1] > now - anchor[0] + 10.0)  # or jumped ahead
+                        if anchor is None or jumped:
+                            anchor = (now, seconds)
+                        else:
+                            delay = anchor[0] + (seconds - anchor[1]) - now
+                            if delay > 0 and stop.wait(delay):
+                                return
                     self._last_s = seconds if self._last_s is None else max(self._last_s, seconds)
                     if self.clock is not None:
                         if not seeded:
@@ -507,7 +529,9 @@ class StreamJob:
         # frame behind it, on the clock.
         engine.warmup(media.info.height, media.info.width)
         source = LiveSource(media, reopen, self.live,
-                            clocked=runs_on_its_clock(self.input, media.container.format.name))
+                            clocked=runs_on_its_clock(self.input, media.container.format.name),
+                            paced=self.live.realtime if self.live.realtime is not None
+                            else is_segmented(media.container.format.name))
         stats = StreamStats()
 
         def written(frame: Frame) -> None:
