@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 from vsr.io.live import live_input
-from vsr.pipeline.live import LiveClock, runs_on_its_clock
+from vsr.pipeline.live import LiveClock, Pacer, runs_on_its_clock
 
 FPS = 25
 
@@ -81,3 +83,16 @@ def test_only_streams_that_arrive_at_their_own_pace_are_judged() -> None:
     assert not runs_on_its_clock(live_input("https://127.0.0.1/live.mpd"), "dash")
     assert not runs_on_its_clock(live_input("-"), "mpegts")
     assert not runs_on_its_clock(live_input("in.ts"), "mpegts")
+
+
+def test_the_pacer_waits_for_each_timestamp_but_not_across_a_jump() -> None:
+    pacer, stop = Pacer(), threading.Event()
+    t0 = time.perf_counter()
+    for i in range(6):
+        assert not pacer.wait(i * 0.05, stop)
+    assert time.perf_counter() - t0 >= 0.25  # frame 5 is due 0.25 s after frame 0
+    t1 = time.perf_counter()
+    assert not pacer.wait(1000.0, stop) and not pacer.wait(2.0, stop)  # jumped ahead, then back
+    assert time.perf_counter() - t1 < 0.1
+    stop.set()
+    assert pacer.wait(2.5, stop)  # due in 0.5 s, but a stop came first

@@ -12,8 +12,8 @@ import os
 import re
 import resource
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -175,20 +175,9 @@ def engine_alone(engine: Engine, rgb: Sequence[torch.Tensor], batch: int, repeat
 
 
 def _in_a_thread(fn: Callable[[], Any]) -> Any:
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as e:  # re-raised in the caller
-            box["error"] = e
-
-    thread = threading.Thread(target=work, name="vsr-engine-alone")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    """``fn()`` in a fresh thread; its result, or its exception raised here."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsr-bench") as pool:
+        return pool.submit(fn).result()
 
 
 def _engine_alone(engine: Engine, rgb: Sequence[torch.Tensor], batch: int, repeats: int, min_passes: int,

@@ -132,6 +132,27 @@ class LiveClock:
         return True
 
 
+class Pacer:
+    """Hands frames on no faster than their timestamps advance (ffmpeg's ``-re``), counting from
+    the first; a timestamp that goes back, or jumps ahead by more than 10 s, counts afresh."""
+
+    def __init__(self) -> None:
+        self._anchor: tuple[float, float] | None = None  # (wall time, pts)
+        self._last_pts = 0.0
+
+    def wait(self, pts: float, stop: threading.Event) -> bool:
+        """Wait until ``pts`` is due; True if a stop came first."""
+        now = time.perf_counter()
+        anchor = self._anchor
+        jumped = anchor is not None and (pts < self._last_pts - 1.0 or pts - anchor[1] > now - anchor[0] + 10.0)
+        self._last_pts = max(self._last_pts, pts) if not jumped else pts
+        if anchor is None or jumped:
+            self._anchor = (now, pts)
+            return False
+        delay = anchor[0] + (pts - anchor[1]) - now
+        return delay > 0 and stop.wait(delay)
+
+
 # Demuxers whose source arrives a segment (seconds of stream) at a time: their frames come in bursts
 # by design, so lateness on their clock says nothing about a backlog of ours.
 SEGMENTED_DEMUXERS = {"hls", "applehttp", "dash"}
@@ -205,7 +226,7 @@ class LiveSource(Source):
         mapping = None if first_session else self._map_streams(media)
         offset: float | None = 0.0 if first_session else None
         seeded = False
-        anchor: tuple[float, float] | None = None  # (wall time, pts) pacing counts from
+        pacer = Pacer() if self.paced else None
         for item in media.items(stop):
             ts = _seconds(item)
             if offset is None:  # first timestamp of a new session: continue after the last one
@@ -217,17 +238,8 @@ class LiveSource(Source):
                     seconds = float(item.pts * item.time_base) + offset
                     item.pts = round(seconds / self.time_base)
                     item.time_base = self.time_base
-                    if self.paced:
-                        now = time.perf_counter()
-                        jumped = anchor is not None and (
-                            seconds < (self._last_s or 0.0) - 1.0  # a timestamp that went back
-                            or seconds - anchor[1] > now - anchor[0] + 10.0)  # or jumped ahead
-                        if anchor is None or jumped:
-                            anchor = (now, seconds)
-                        else:
-                            delay = anchor[0] + (seconds - anchor[1]) - now
-                            if delay > 0 and stop.wait(delay):
-                                return
+                    if pacer is not None and pacer.wait(seconds, stop):
+                        return
                     self._last_s = seconds if self._last_s is None else max(self._last_s, seconds)
                     if self.clock is not None:
                         if not seeded:
@@ -381,8 +393,8 @@ class StatsReporter:
             self.echo(
                 f"vsr: {'total' if final else 'stream'}: in {record['input_fps']:.1f} fps, out "
                 f"{record['output_fps']:.1f} fps, {frames_out} frames out, {dropped} dropped"
-                + (f" ({record['late']} late)" if record["late"] else "") + ", "
-                f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms max {lat['max']:.0f} ms"
+                + (f" ({record['late']} late)" if record["late"] else "")
+                + f", latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms max {lat['max']:.0f} ms"
                 + (f", {self.source.reconnects} reconnects" if self.source.reconnects else "")
             )
         return record
