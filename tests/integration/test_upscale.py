@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import combing, count_decodable, decode_all, write_clip, write_interlaced, write_size_change
+from clips import (add_audio, combing, count_decodable, decode_all, write_audio, write_clip, write_interlaced,
+                   write_size_change)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -63,6 +64,8 @@ def test_every_clip_kind_is_upscaled_with_everything_else_intact(kind, clips, tm
     out = tmp_path / f"out{suffix}"
     result = run_cli(str(src), "-o", str(out), "--scale", "2", "--preset", "ultrafast", "-q")
     assert result.exit_code == 0, result.output
+    # a whole clip is not called truncated (a VFR one was: its frame count estimated as duration x rate)
+    assert "truncated" not in result.stderr
     a, b = decode_all(src), decode_all(out)
     # Geometry: exactly x2 of the decoded input (odd sizes included).
     assert (b["width"], b["height"]) == (a["width"] * 2, a["height"] * 2)
@@ -104,6 +107,41 @@ def test_container_metadata_is_kept(clips, tmp_path) -> None:
     out = tmp_path / "meta.mp4"
     assert run_cli(str(clips["rotated"]), "-o", str(out), "-q").exit_code == 0
     assert decode_all(out)["metadata"].get("title") == "spin"
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_track_languages_titles_and_dispositions_are_kept(suffix, tmp_path) -> None:
+    # a player picks the audio and subtitle track by these: ffmpeg copies them, and so must a remux
+    D = av.stream.Disposition
+    src = tmp_path / "tracks.mkv"
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        tracks = []
+        for lang, title, disp in (("eng", "Main", D.default), ("fra", "Commentaire", D.comment)):
+            a = add_audio(c, 0.3)
+            a.metadata.update(language=lang, title=title)
+            a.disposition = disp
+            tracks.append(a)
+        s = c.add_mux_stream("subrip")
+        s.time_base = Fraction(1, 1000)
+        s.metadata["language"] = "deu"
+        s.disposition = D.forced
+        _encode_flat_frames(c, v, 8)
+        pk = av.Packet(b"Hallo")
+        pk.stream, pk.pts, pk.dts, pk.duration, pk.time_base = s, 0, 0, 200, Fraction(1, 1000)
+        c.mux(pk)
+        for a in tracks:
+            write_audio(c, a)
+    out = tmp_path / f"out{suffix}"
+    assert run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast").exit_code == 0
+    with av.open(str(out)) as c:
+        audio = [(s.metadata.get("language"), s.metadata.get("title"), D.comment in s.disposition)
+                 for s in c.streams.audio]
+        subs = [(s.metadata.get("language"), D.forced in s.disposition) for s in c.streams.subtitles]
+    # (MP4 has no per-track title, in ffmpeg's writing of it either)
+    titles = ("Main", "Commentaire") if suffix == ".mkv" else (None, None)
+    assert audio == [("eng", titles[0], False), ("fra", titles[1], True)]
+    assert subs == [("deu", True)]  # MP4 gets the subtitles as mov_text, tags and flags kept
 
 
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:

@@ -119,7 +119,7 @@ class VideoInfo:
     time_base: Fraction
     rate: Fraction | None
     frames: int  # container's count, or an estimate from duration x rate; 0 when unknown
-    duration: float | None  # seconds
+    duration: float | None  # seconds: the video stream's own where the container says it, else the file's
     rotation: float  # counter-clockwise degrees from the display matrix
     sample_aspect_ratio: Fraction | None
     codec: str
@@ -257,6 +257,7 @@ class MediaInput:
             self._demux = self.container.demux(self._streams)
             self._index = 0
             self._last_pts: int | None = None
+            self._first_pts: int | None = None
             self._exhausted = False
             self.alpha_used = False
             # one reader for the whole input: the first frame may come out of the decoder's final
@@ -329,6 +330,8 @@ class MediaInput:
         duration = None
         if s.duration and s.time_base:
             duration = float(s.duration * s.time_base)
+        elif (tagged := _tag_seconds(s.metadata.get("DURATION"))) is not None:  # Matroska's per-stream tag
+            duration = tagged
         elif self.container.duration:
             duration = self.container.duration / av.time_base
         frames = int(s.frames or 0)
@@ -446,6 +449,7 @@ class MediaInput:
             self.report.pts_fixed += 1
         if pts is not None:
             self._last_pts = pts if self._last_pts is None else max(pts, self._last_pts)
+            self._first_pts = pts if self._first_pts is None else min(pts, self._first_pts)
         item = DecodedFrame(
             index=self._index,
             pts=pts,
@@ -463,15 +467,32 @@ class MediaInput:
     def frames_read(self) -> int:
         return self._index
 
+    def _cut_short(self) -> str | None:
+        """How a fully read input fell short of what its header announces, or None. An exact frame
+        count (MP4's) is compared with the frames read; otherwise the video's duration with the span
+        of its timestamps, since a count estimated as duration x rate is wrong for every
+        variable-frame-rate clip."""
+        info = self.info
+        if not self._exhausted or self.report.demux_error:
+            return None
+        if self.video.frames:
+            if self._index < info.frames * 0.95 - 1:
+                return f"{self._index} of the {info.frames} frames"
+            return None
+        if not info.duration or self._last_pts is None or self._first_pts is None:
+            return None
+        step = float(1 / info.rate) if info.rate else 0.0
+        span = float((self._last_pts - self._first_pts) * info.time_base) + step
+        if span < info.duration * 0.95 - 2 * step:
+            return f"{span:.2f} s of the {info.duration:.2f} s"
+        return None
+
     def warnings(self) -> list[str]:
         out = list(self.report.warnings)
-        expected = self.info.frames
-        if (self._exhausted and not self.report.demux_error and expected
-                and self._index < expected * 0.95 - 1):
-            out.append(
-                f"input looks truncated: it ended after {self._index} of the ~{expected} frames its "
-                f"header announces; every decodable frame was upscaled"
-            )
+        short = self._cut_short()
+        if short:
+            out.append(f"input looks truncated: it ended after {short} its header announces; every decodable "
+                       f"frame was upscaled")
         if self._deinterlacer.failure:
             out.append(f"frames could not be deinterlaced and were upscaled as they are "
                        f"({self._deinterlacer.failure})")
@@ -863,11 +884,20 @@ def held_in_name_only(fmt: str, kind: str, name: str, names: set[str]) -> bool:
     return (fmt == "mp4" and name.startswith("pcm_")) or (fmt == "flv" and name not in ("aac", "mp3"))
 
 
+def _tag_seconds(text: str | None) -> float | None:
+    """A duration tag as Matroska's muxer writes it, ``HH:MM:SS.fraction``, in seconds."""
+    m = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", (text or "").strip())
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
+
+
 def copy_stream_tags(source: av.stream.Stream, dest: av.stream.Stream) -> None:
-    """The per-stream tags a player shows (language, title, handler name)."""
+    """What a player shows and picks a track by, as ffmpeg copies it: the per-stream tags (language,
+    title, handler name) and the disposition (default, forced, hearing impaired, commentary...)."""
     for key in ("language", "title", "handler_name"):
         if key in source.metadata:
             dest.metadata[key] = source.metadata[key]
+    if source.disposition:
+        dest.disposition = source.disposition
 
 
 class AudioTranscoder:
@@ -1129,6 +1159,7 @@ class MediaOutput:
             except (av.FFmpegError, TypeError) as e:
                 self.warnings.append(f"dropped {where}: {_ffmpeg_reason(e)}")
                 continue
+            copy_stream_tags(s, out)  # a template brings the codec parameters only
             self._map[s.index] = out
         self.container.metadata.update(
             {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
