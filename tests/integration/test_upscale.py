@@ -144,6 +144,38 @@ def test_track_languages_titles_and_dispositions_are_kept(suffix, tmp_path) -> N
     assert subs == [("deu", True)]  # MP4 gets the subtitles as mov_text, tags and flags kept
 
 
+def test_attachments_and_cover_art_go_into_matroska_else_a_warning_names_them(tmp_path) -> None:
+    # an anime release's ASS subtitles are drawn with the fonts attached to the file: without them
+    # the subtitles render in a fallback font. Cover art is a picture attachment (FFmpeg shows it as
+    # an attached_pic video stream, which is not the video to upscale).
+    font, cover = bytes(range(256)) * 4, b"\xff\xd8\xff\xe0" + bytes(64)
+    src = tmp_path / "attached.mkv"
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        c.add_attachment("Font-Regular.ttf", "font/ttf", font).metadata["title"] = "Font"
+        c.add_attachment("cover.jpg", "image/jpeg", cover)
+        _encode_flat_frames(c, v, 6)
+    mkv, mp4 = tmp_path / "out.mkv", tmp_path / "out.mp4"
+    assert run_cli(str(src), "-o", str(mkv), "-q", "--preset", "ultrafast").exit_code == 0
+    with av.open(str(src)) as a, av.open(str(mkv)) as b:
+        def files(c):
+            out = {}
+            for s in c.streams:
+                if s.type == "attachment":
+                    out[s.name] = (s.mimetype, bytes(s.data), s.metadata.get("title"))
+                elif s.disposition & av.stream.Disposition.attached_pic:
+                    out[s.metadata["filename"]] = (s.metadata["mimetype"], bytes(next(c.demux(s))), None)
+            return out
+        assert files(b) == files(a) == {"Font-Regular.ttf": ("font/ttf", font, "Font"),
+                                        "cover.jpg": ("image/jpeg", cover, None)}
+        assert b.streams.video[0].codec_context.width == 128  # the video, not the cover, was upscaled
+    result = run_cli(str(src), "-o", str(mp4), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0
+    assert ("dropped 2 attachment(s) (Font-Regular.ttf, cover.jpg): the mp4 container cannot hold them "
+            "(write .mkv to keep them)") in result.stderr
+    assert decode_all(mp4)["frames"] == 6
+
+
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:
     v = c.add_stream("libx264", rate=25)
     v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"

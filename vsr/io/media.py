@@ -309,6 +309,11 @@ class MediaInput:
             if s is not self.video and s.type in ("audio", "subtitle", "data")
             and not (s.type == "video")
         ]
+        # fonts and other files a Matroska input carries (ASS subtitles name their fonts there), and
+        # cover art (a picture attachment, which FFmpeg's demuxers show as an attached_pic video
+        # stream): not demuxed with the rest, see attachment_files()
+        self._attached = [s for s in self.container.streams if s.type == "attachment"
+                          or (s.type == "video" and s.disposition & av.stream.Disposition.attached_pic)]
         self._streams = [self.video, *self.passthrough]
 
     def _prime(self) -> DecodedFrame:
@@ -466,6 +471,32 @@ class MediaInput:
     @property
     def frames_read(self) -> int:
         return self._index
+
+    def attachment_files(self) -> list[tuple[str, str, bytes, dict[str, str]]]:
+        """The input's attachments and cover art as (file name, MIME type, data, other tags). A cover's
+        picture is its stream's one packet, read through a second opening of a file input (a live
+        one's is left out)."""
+        files = []
+        for s in self._attached:
+            tags = dict(s.metadata)
+            codec = s.codec_context.name if s.codec_context is not None else ""
+            ext, mime = {"png": (".png", "image/png"), "bmp": (".bmp", "image/bmp")}.get(codec, (".jpg", "image/jpeg"))
+            name = tags.pop("filename", None) or (f"cover{ext}" if s.type == "video" else f"attachment{s.index}")
+            mime = tags.pop("mimetype", None) or getattr(s, "mimetype", None) or (
+                mime if s.type == "video" else "application/octet-stream")
+            if s.type == "attachment":
+                data = bytes(s.data or b"")
+            elif self.live:
+                continue
+            else:
+                try:
+                    with av.open(self.url) as again:
+                        data = bytes(next(again.demux(again.streams[s.index]), None) or b"")
+                except (av.FFmpegError, OSError, IndexError):
+                    data = b""
+            if data:
+                files.append((name, mime, data, tags))
+        return files
 
     def _cut_short(self) -> str | None:
         """How a fully read input fell short of what its header announces, or None. An exact frame
@@ -1161,6 +1192,7 @@ class MediaOutput:
                 continue
             copy_stream_tags(s, out)  # a template brings the codec parameters only
             self._map[s.index] = out
+        self._copy_attachments()
         self.container.metadata.update(
             {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
         )
@@ -1171,6 +1203,21 @@ class MediaOutput:
                     self.container.set_chapters(chapters)
             except (av.FFmpegError, ValueError, TypeError, AttributeError) as e:
                 self.warnings.append(f"chapters not copied: {_ffmpeg_reason(e)}")
+
+    def _copy_attachments(self) -> None:
+        """The input's attachments (fonts for its subtitles, cover art) into a Matroska output, as
+        ``ffmpeg -map 0`` copies them; any other container cannot hold them, and the warnings say so."""
+        files = self.source.attachment_files()
+        if not files:
+            return
+        fmt = self.container.format.name
+        if fmt != "matroska":
+            names = ", ".join(name for name, *_ in files)
+            self.warnings.append(f"dropped {len(files)} attachment(s) ({names}): the {fmt} container cannot "
+                                 f"hold them (write .mkv to keep them)")
+            return
+        for name, mime, data, tags in files:
+            self.container.add_attachment(name, mime, data).metadata.update(tags)
 
     def _transcode_or_drop(self, s: av.stream.Stream, where: str, name: str, awkward: bool) -> None:
         """A stream the container cannot hold as it is: audio and text subtitles are re-encoded to
