@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -144,36 +145,59 @@ def test_track_languages_titles_and_dispositions_are_kept(suffix, tmp_path) -> N
     assert subs == [("deu", True)]  # MP4 gets the subtitles as mov_text, tags and flags kept
 
 
-def test_attachments_and_cover_art_go_into_matroska_else_a_warning_names_them(tmp_path) -> None:
+def _attached_files(c: av.container.InputContainer) -> dict[str, tuple]:
+    out = {}
+    for s in c.streams:
+        if s.type == "attachment":
+            out[s.name] = (s.mimetype, bytes(s.data), s.metadata.get("title"))
+        elif s.disposition & av.stream.Disposition.attached_pic:
+            out[s.metadata.get("filename", "cover")] = (s.metadata.get("mimetype"), bytes(next(c.demux(s))), None)
+    return out
+
+
+def test_attachments_and_cover_art_are_kept_where_the_container_holds_them(tmp_path) -> None:
     # an anime release's ASS subtitles are drawn with the fonts attached to the file: without them
     # the subtitles render in a fallback font. Cover art is a picture attachment (FFmpeg shows it as
-    # an attached_pic video stream, which is not the video to upscale).
-    font, cover = bytes(range(256)) * 4, b"\xff\xd8\xff\xe0" + bytes(64)
+    # an attached_pic video stream, which is not the video to upscale); MP4 holds it as such.
+    font = bytes(range(256)) * 4
+    with av.open(io.BytesIO(), "w", format="image2pipe") as c:  # a real JPEG: MP4 needs its size
+        s = c.add_stream("mjpeg", rate=1)
+        s.width, s.height, s.pix_fmt = 32, 24, "yuvj420p"
+        pic = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 200, np.uint8), "rgb24").reformat(format="yuvj420p")
+        cover = b"".join(bytes(p) for p in [*s.encode(pic), *s.encode()])
     src = tmp_path / "attached.mkv"
     with av.open(str(src), "w") as c:
         v = _flat_video_stream(c)
         c.add_attachment("Font-Regular.ttf", "font/ttf", font).metadata["title"] = "Font"
         c.add_attachment("cover.jpg", "image/jpeg", cover)
         _encode_flat_frames(c, v, 6)
-    mkv, mp4 = tmp_path / "out.mkv", tmp_path / "out.mp4"
+    mkv, mp4, mov = tmp_path / "out.mkv", tmp_path / "out.mp4", tmp_path / "out.mov"
     assert run_cli(str(src), "-o", str(mkv), "-q", "--preset", "ultrafast").exit_code == 0
     with av.open(str(src)) as a, av.open(str(mkv)) as b:
-        def files(c):
-            out = {}
-            for s in c.streams:
-                if s.type == "attachment":
-                    out[s.name] = (s.mimetype, bytes(s.data), s.metadata.get("title"))
-                elif s.disposition & av.stream.Disposition.attached_pic:
-                    out[s.metadata["filename"]] = (s.metadata["mimetype"], bytes(next(c.demux(s))), None)
-            return out
-        assert files(b) == files(a) == {"Font-Regular.ttf": ("font/ttf", font, "Font"),
-                                        "cover.jpg": ("image/jpeg", cover, None)}
+        assert _attached_files(b) == _attached_files(a) == {"Font-Regular.ttf": ("font/ttf", font, "Font"),
+                                                            "cover.jpg": ("image/jpeg", cover, None)}
         assert b.streams.video[0].codec_context.width == 128  # the video, not the cover, was upscaled
     result = run_cli(str(src), "-o", str(mp4), "-q", "--preset", "ultrafast")
     assert result.exit_code == 0
-    assert ("dropped 2 attachment(s) (Font-Regular.ttf, cover.jpg): the mp4 container cannot hold them "
+    assert ("dropped 1 attachment(s) (Font-Regular.ttf): the mp4 container cannot hold them "
             "(write .mkv to keep them)") in result.stderr
-    assert decode_all(mp4)["frames"] == 6
+    with av.open(str(mp4)) as c:
+        assert _attached_files(c) == {"cover": (None, cover, None)}
+    assert count_decodable(mp4) == 6  # the video (stream 0), the cover beside it
+    # and from MP4's cover back into Matroska, named as a cover
+    assert run_cli(str(mp4), "-o", str(tmp_path / "again.mkv"), "-q", "--preset", "ultrafast").exit_code == 0
+    with av.open(str(tmp_path / "again.mkv")) as c:
+        assert _attached_files(c) == {"cover.jpg": ("image/jpeg", cover, None)}
+    result = run_cli(str(src), "-o", str(mov), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0 and "dropped 2 attachment(s) (Font-Regular.ttf, cover.jpg)" in result.stderr
+    # a cover FFmpeg cannot read is dropped with a warning, never a failed run
+    bad = tmp_path / "bad.mkv"
+    with av.open(str(bad), "w") as c:
+        v = _flat_video_stream(c)
+        c.add_attachment("cover.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + bytes(64))
+        _encode_flat_frames(c, v, 3)
+    result = run_cli(str(bad), "-o", str(tmp_path / "bad.mp4"), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0 and "dropped cover art cover.jpg: not a picture FFmpeg can read" in result.stderr
 
 
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:

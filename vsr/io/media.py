@@ -153,6 +153,18 @@ class Passthrough:
 
 
 @dataclass
+class Attachment:
+    """A file the input carries beside its streams: a Matroska attachment (a subtitle font) or cover
+    art (``cover``: the attached_pic stream FFmpeg shows it as)."""
+
+    name: str
+    mimetype: str
+    data: bytes
+    tags: dict[str, str]
+    cover: av.stream.Stream | None = None
+
+
+@dataclass
 class InputReport:
     """What went wrong while reading, for the final warnings."""
 
@@ -472,10 +484,9 @@ class MediaInput:
     def frames_read(self) -> int:
         return self._index
 
-    def attachment_files(self) -> list[tuple[str, str, bytes, dict[str, str]]]:
-        """The input's attachments and cover art as (file name, MIME type, data, other tags). A cover's
-        picture is its stream's one packet, read through a second opening of a file input (a live
-        one's is left out)."""
+    def attachment_files(self) -> list[Attachment]:
+        """The input's attachments and cover art. A cover's picture is its stream's one packet, read
+        through a second opening of a file input (a live one's is left out)."""
         files = []
         for s in self._attached:
             tags = dict(s.metadata)
@@ -495,7 +506,7 @@ class MediaInput:
                 except (av.FFmpegError, OSError, IndexError):
                     data = b""
             if data:
-                files.append((name, mime, data, tags))
+                files.append(Attachment(name, mime, data, tags, s if s.type == "video" else None))
         return files
 
     def _cut_short(self) -> str | None:
@@ -1090,10 +1101,12 @@ class MediaOutput:
             self.spec = OutputSpec(pix_fmt, *self.size, bits, sw, sh, color.matrix, full)
             self.encode_pix_fmt = encoder_pix_fmt(pix_fmt, enc)
             self._setup_video(info, opts, enc, color)
+            self._covers: list[tuple[av.stream.Stream, bytes]] = []
             self._setup_passthrough()
             # Open the encoder and the destination now (a URL connects here): a bad encoder option
             # or an unreachable output fails before any frame is decoded, not mid-run.
             self.container.start_encoding()
+            self._write_covers()
         except av.FFmpegError as e:
             self.container.close()
             raise OutputError(f"cannot open output {self.name}: {_ffmpeg_reason(e)}") from None
@@ -1208,16 +1221,30 @@ class MediaOutput:
         """The input's attachments (fonts for its subtitles, cover art) into a Matroska output, as
         ``ffmpeg -map 0`` copies them; any other container cannot hold them, and the warnings say so."""
         files = self.source.attachment_files()
-        if not files:
-            return
         fmt = self.container.format.name
-        if fmt != "matroska":
-            names = ", ".join(name for name, *_ in files)
+        if fmt == "matroska":
+            for f in files:
+                self.container.add_attachment(f.name, f.mimetype, f.data).metadata.update(f.tags)
+            return
+        if fmt in ("mp4", "ipod"):  # cover art, as an attached picture (written once the header is)
+            for f in [f for f in files if f.cover is not None]:
+                files.remove(f)
+                if f.cover.codec_context is None or not f.cover.codec_context.width:  # the muxer needs its size
+                    self.warnings.append(f"dropped cover art {f.name}: not a picture FFmpeg can read")
+                    continue
+                cover = self.container.add_stream_from_template(f.cover)
+                cover.disposition = av.stream.Disposition.attached_pic
+                self._covers.append((cover, f.data))
+        if files:
+            names = ", ".join(f.name for f in files)
             self.warnings.append(f"dropped {len(files)} attachment(s) ({names}): the {fmt} container cannot "
                                  f"hold them (write .mkv to keep them)")
-            return
-        for name, mime, data, tags in files:
-            self.container.add_attachment(name, mime, data).metadata.update(tags)
+
+    def _write_covers(self) -> None:
+        for stream, data in self._covers:
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts = stream, 0, 0
+            self.container.mux(packet)
 
     def _transcode_or_drop(self, s: av.stream.Stream, where: str, name: str, awkward: bool) -> None:
         """A stream the container cannot hold as it is: audio and text subtitles are re-encoded to
