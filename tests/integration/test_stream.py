@@ -221,17 +221,29 @@ def test_a_dead_source_reconnects_then_gives_up_with_a_clear_message(tmp_path) -
     [
         (["{clip}", "tcp://127.0.0.1:{closed}"], "cannot open output tcp://127.0.0.1:{closed}"),
         (["srt://127.0.0.1:9000", "-"], "srt:// is not available"),
-        (["tcp://127.0.0.1:{closed}", "-"], "Connection refused"),
+        (["tcp://127.0.0.1:{closed}", "-"], "cannot connect to tcp://127.0.0.1:{closed} (Connection refused)"),
+        (["http://127.0.0.1:{http}/gone.ts", "-"], "cannot read http://127.0.0.1:{http}/gone.ts (Server returned 404"),
         (["{clip}", "out", "-q"], "has no extension"),
         (["{clip}", "-", "--format", "avi"], "unsupported --format 'avi'"),
         (["{clip}", "-", "--size", "1080i"], "bad size '1080i'"),
     ],
 )
 def test_bad_endpoints_are_one_clear_line(args, message, tmp_path) -> None:
+    import functools
+    import http.server
+    import threading
+
     clip = write_clip(tmp_path / "c.ts", frames=5)
-    values = {"clip": str(clip), "closed": str(free_port())}
-    proc = vsr_stream(*[a.format(**values) for a in args])
-    _, err = proc.communicate(timeout=60)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    values = {"clip": str(clip), "closed": str(free_port()), "http": str(server.server_address[1])}
+    try:
+        proc = vsr_stream(*[a.format(**values) for a in args])
+        _, err = proc.communicate(timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
     lines = [line for line in err.decode().splitlines() if line.strip()]
     assert proc.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("vsr: error:") and message.format(**values) in lines[0]
@@ -364,7 +376,6 @@ def test_an_hls_playlist_is_read_at_its_own_pace(tmp_path) -> None:
                     packet.stream = v
                     o.mux(packet)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -14,6 +14,7 @@ packet for packet; container and stream metadata kept.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -258,6 +259,12 @@ class MediaInput:
                 self.url, "r", format=format, options=options or {}, timeout=timeout
             )
         except av.FFmpegError as e:
+            if isinstance(e, (ConnectionError, TimeoutError)) or (
+                    isinstance(e, OSError) and e.errno in _NETWORK_ERRNOS):
+                raise InvalidInputError(f"cannot connect to {self.url} ({_ffmpeg_reason(e)})") from None
+            if isinstance(e, (av.HTTPError, av.HTTPClientError, av.HTTPServerError)) or (
+                    "://" in self.url and not self.url.startswith("file:") and isinstance(e, OSError)):
+                raise InvalidInputError(f"cannot read {self.url} ({_ffmpeg_reason(e)})") from None
             raise InvalidInputError(
                 f"cannot read {self.url}: not a video FFmpeg can open, or damaged beyond reading "
                 f"({_ffmpeg_reason(e)})"
@@ -609,6 +616,10 @@ def parse_rate(text: str) -> str:
 def glob_escape(text: str) -> str:
     """``text`` matched literally by glob(3) (FFmpeg's pattern_type=glob)."""
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+# a source that was never reached, as opposed to one that was and is not a video
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 
 
 def _ffmpeg_reason(e: BaseException) -> str:
