@@ -67,7 +67,15 @@ def main(argv: list[str] | None = None) -> dict:
         if backend not in BACKENDS or backend == "auto" or (mode and (backend != "compile" or mode not in COMPILE_MODES)):
             raise SystemExit(f"unknown backend {b!r} (eager, compile, compile@MODE with MODE one of "
                              f"{', '.join(COMPILE_MODES)}, tensorrt)")
-    rows = []
+    rows: list[dict] = []
+    # rewritten after every row, "complete" only at the end: a run stopped by a time limit (a cold
+    # max-autotune build can take minutes) keeps every row it measured
+    record = {**result_header("backends", argv, device), "fp16_peak_tflops": peak, "complete": False, "results": rows}
+
+    def save() -> None:
+        if args.json:
+            write_result(args.json, record, quiet=True)
+
     for name in args.models:
         for size in sizes:
             w, h = (int(v) for v in size.split("x"))
@@ -89,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
                     if reason:
                         rows.append({**row, "skipped": reason})
                         print(f"{name} {size} b{batch} {spec:>8}: skipped ({reason})")
+                        save()
                         continue
                     model = load_model(name, args.scale or (4 if "x4" in name else 2))
                     macs = conv_macs_per_pixel(model.module) * w * h if model.learned else 0.0
@@ -102,6 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
                     except (VsrError, RuntimeError) as e:
                         rows.append({**row, "failed": str(e).splitlines()[0]})
                         print(f"{name} {size} b{batch} {spec:>8}: failed ({str(e).splitlines()[0]})")
+                        save()
                         continue
                     row.update({
                         "precision": str(engine.dtype).removeprefix("torch."), "fps": round(fps, 2),
@@ -119,7 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
                           + (f"  {row['vs_eager']:.2f}x eager" if "vs_eager" in row else "")
                           + (f"  {row['fraction_of_fp16_peak'] * 100:.1f}% of fp16 peak" if "fraction_of_fp16_peak" in row else "")
                           + f"  (build {build_s:.1f} s{', cached' if row['build_cached'] else ''})")
-    record = {**result_header("backends", argv, device), "fp16_peak_tflops": peak, "results": rows}
+                    save()
+    record["complete"] = True
     if args.json:
         write_result(args.json, record)
     return record

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_collect: {e}", file=sys.stderr)
         return 2
     for path, name in todo:
-        print(f"{path} -> {args.results / name}")
+        partial = path.suffix == ".json" and json.loads(path.read_text()).get("complete") is False
+        print(f"{path} -> {args.results / name}" + ("  (partial: stopped by its time limit; say so)" if partial else ""))
         if not args.dry_run:
             args.results.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, args.results / name)

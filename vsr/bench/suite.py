@@ -171,14 +171,20 @@ def result_header(benchmark: str, argv: list[str] | None, device: torch.device) 
     }
 
 
-def write_result(path: Any, record: dict[str, Any]) -> None:
+def write_result(path: Any, record: dict[str, Any], quiet: bool = False) -> None:
+    """Write ``record`` as JSON, atomically: a reader (or a run killed mid-write) never sees half a
+    file, so a script may rewrite it after every measurement."""
     import json
+    import os
     from pathlib import Path as _Path
 
     path = _Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+    if not quiet:
+        print(f"wrote {path}")
 
 
 # -- the run ---------------------------------------------------------------------------------------
