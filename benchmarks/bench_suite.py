@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import re
 import shlex
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from vsr.bench.clips import DEFAULT_CLIPS, SWEEP_SIZES
 from vsr.bench.report import format_report, plot_scaling, validate_report
-from vsr.bench.suite import BenchRun, BenchSettings, resolve_clips
+from vsr.bench.suite import BenchRun, BenchSettings, resolve_clips, write_result
 from vsr.config import PipelineConfig, load
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,15 +69,21 @@ def main(argv: list[str] | None = None) -> dict:
     )
     command = shlex.join(["python", "benchmarks/bench_suite.py", *(argv if argv is not None else sys.argv[1:])])
     progress = lambda text: print(f"bench_suite: {text}", file=sys.stderr, flush=True)  # noqa: E731
-    report = BenchRun(settings, progress).run(resolve_clips(args.clips, args.frames), command=command)
-    report["suite"] = {"label": args.label, "note": args.note}
+    suite = {"label": args.label, "note": args.note}
+
+    def save(report: dict, quiet: bool = True) -> Path:
+        # after each clip too ("complete": false until the end): a run stopped by a time limit
+        # keeps the clips it measured
+        stem = args.out_dir / result_name(report, args.label)
+        write_result(stem.with_suffix(".json"), {**report, "suite": suite}, quiet=quiet)
+        return stem
+
+    report = BenchRun(settings, progress).run(resolve_clips(args.clips, args.frames), command=command, on_part=save)
+    report["suite"] = suite
     print(format_report(report))
     for problem in validate_report(report):
         print(f"warning: inconsistent figure: {problem}", file=sys.stderr)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = args.out_dir / result_name(report, args.label)
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {stem.with_suffix('.json')}")
+    stem = save(report, quiet=False)
     if importlib.util.find_spec("matplotlib") is not None:
         plot_scaling(report, stem.with_suffix(".png"))
         print(f"wrote {stem.with_suffix('.png')}")

@@ -203,6 +203,18 @@ def test_sampled_gpu_figures_land_in_each_phase(tiny, monkeypatch) -> None:
     assert "GPU telemetry (Fake GPU 80GB" in text and "power 250 W" in text
 
 
+def test_a_run_hands_over_each_clip_as_it_is_measured(tiny, tmp_path) -> None:
+    # what benchmarks/bench_suite.py saves as it goes: a suite stopped by a time limit keeps its clips
+    parts = []
+    settings = BenchSettings(frames=3, baselines=False, sweep=False, encode=False)
+    second = tmp_path / "second.mp4"
+    second.write_bytes(tiny.read_bytes())
+    report = BenchRun(settings).run(resolve_clips((str(tiny), str(second)), 3),
+                                    on_part=lambda r: parts.append((r["complete"], [c["clip"] for c in r["clips"]])))
+    assert parts == [(False, ["tiny.mp4"]), (False, ["tiny.mp4", "second.mp4"])]
+    assert report["complete"] is True and validate_report(report) == []
+
+
 def test_help_names_the_builtin_clips_and_the_run_time() -> None:
     result = bench("--help")
     assert result.exit_code == 0

@@ -229,7 +229,10 @@ class BenchRun:
         if sampler.available:
             self.telemetry = {k: self.telemetry[k] for k in ("available", "source", "gpu", "driver", "interval_s")}
 
-    def run(self, clips: list[BenchClip], command: str = "") -> dict[str, Any]:
+    def run(self, clips: list[BenchClip], command: str = "",
+            on_part: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """The report; ``on_part(report)`` hears it after each clip and the sweep (``complete`` stays
+        False until the end), so a caller can keep what a run stopped part-way had measured."""
         s = self.settings
         if s.encode:
             check_encoder(self.config.encode.codec)  # an encoder that cannot run fails before any timing
@@ -254,16 +257,20 @@ class BenchRun:
             "telemetry": self.telemetry,
             "clips": [],
             "scaling": None,
+            "complete": False,
         }
+        part = on_part or (lambda report: None)
         try:
             with tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
                 for clip in clips:
                     report["clips"].append(self.measure_clip(clip, engine, Path(tmp)))
+                    part(report)
             if s.sweep:
                 report["scaling"] = self.sweep(engine)
         finally:
             if self.sampler is not None:
                 self.sampler.close()
+        report["complete"] = True
         return report
 
     def measure_clip(self, clip: BenchClip, engine: Engine, tmp: Path) -> dict[str, Any]:
