@@ -200,6 +200,56 @@ def test_attachments_and_cover_art_are_kept_where_the_container_holds_them(tmp_p
     assert result.exit_code == 0 and "dropped cover art cover.jpg: not a picture FFmpeg can read" in result.stderr
 
 
+@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".mkv"])
+def test_a_timecode_track_keeps_its_timecode_and_fails_nothing(suffix, tmp_path) -> None:
+    # every camera, ProRes and NLE export has one: a QuickTime tmcd data stream, which FFmpeg has no
+    # codec for and cannot copy (a whole run failed on it: "cannot open output: Invalid argument")
+    src = tmp_path / "camera.mov"
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        v.metadata["timecode"] = "10:00:00:00"
+        _encode_flat_frames(c, v, 6)
+    with av.open(str(src)) as c:
+        assert [s.type for s in c.streams] == ["video", "data"]
+    out = tmp_path / f"out{suffix}"
+    result = run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0, result.output
+    assert "dropped" not in result.stderr  # nothing was lost: the timecode is kept
+    with av.open(str(out)) as c:
+        tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
+        assert tags["timecode"] == "10:00:00:00"
+        # MOV and MP4 carry it as a timecode track again, as ffmpeg writes it
+        assert [s.type for s in c.streams] == (["video", "data"] if suffix != ".mkv" else ["video"])
+    assert count_decodable(out) == 6
+
+
+def test_data_streams_are_copied_where_the_muxer_holds_them_else_dropped_with_a_warning(tmp_path) -> None:
+    # KLV metadata (drone and broadcast feeds) in MPEG-TS: copied into .ts packet for packet; MP4
+    # cannot hold it, which must cost the stream, not the run
+    src = tmp_path / "klv.ts"
+    payloads = [bytes([6, 14, 43, 52, 2, 11, 1, 1, 14, 1, 3, 1, 1, 0, 0, 0, 1, i]) for i in range(8)]
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        d = c.add_data_stream("klv")
+        _encode_flat_frames(c, v, 8)
+        for i, payload in enumerate(payloads):
+            pk = av.Packet(payload)
+            pk.stream, pk.pts, pk.dts, pk.time_base = d, i * 3600, i * 3600, Fraction(1, 90000)
+            c.mux(pk)
+
+    def data(path: Path) -> list[bytes]:
+        with av.open(str(path)) as c:
+            return [bytes(p) for p in c.demux() if p.stream.type == "data" and p.size]
+
+    assert data(src) == payloads
+    ts, mp4 = tmp_path / "out.ts", tmp_path / "out.mp4"
+    assert run_cli(str(src), "-o", str(ts), "-q", "--preset", "ultrafast").exit_code == 0
+    assert data(ts) == payloads
+    result = run_cli(str(src), "-o", str(mp4), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0 and "dropped data stream #1 (klv): the mp4 muxer cannot hold it" in result.stderr
+    assert count_decodable(mp4) == 8
+
+
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:
     v = c.add_stream("libx264", rate=25)
     v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"

@@ -15,6 +15,7 @@ packet for packet; container and stream metadata kept.
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import re
@@ -945,8 +946,9 @@ def _tag_seconds(text: str | None) -> float | None:
 
 def copy_stream_tags(source: av.stream.Stream, dest: av.stream.Stream) -> None:
     """What a player shows and picks a track by, as ffmpeg copies it: the per-stream tags (language,
-    title, handler name) and the disposition (default, forced, hearing impaired, commentary...)."""
-    for key in ("language", "title", "handler_name"):
+    title, handler name; the start timecode, from which MOV/MP4 muxers write a timecode track) and
+    the disposition (default, forced, hearing impaired, commentary...)."""
+    for key in ("language", "title", "handler_name", "timecode"):
         if key in source.metadata:
             dest.metadata[key] = source.metadata[key]
     if source.disposition:
@@ -1200,10 +1202,21 @@ class MediaOutput:
         for s in self.source.passthrough:
             codec = s.codec_context.codec if s.codec_context else getattr(s, "codec", None)
             names = {codec.name, codec.canonical_name} if codec is not None else set()
-            name = codec.canonical_name if codec is not None else "unknown codec"
+            data_codec = getattr(s, "name", None) if s.type == "data" else None  # PyAV names a data codec so
+            name = codec.canonical_name if codec is not None else (data_codec or "unknown codec")
             where = f"{s.type} stream #{s.index} ({name})"
             awkward = held_in_name_only(self.container.format.name, s.type, name, names)
-            if (supported and names and not (names & supported) and s.type != "data") or awkward:
+            if s.type == "data":
+                # FFmpeg cannot copy a stream it has no codec for (a QuickTime timecode track: its
+                # timecode rides on the video stream's tags instead, and MOV/MP4 muxers write their
+                # own track from it, as ffmpeg does); one the muxer refuses would fail the whole file
+                refused = self._refused(s) if data_codec else "no codec FFmpeg knows"
+                if refused:
+                    if data_codec or "timecode" not in s.metadata:
+                        self.warnings.append(f"dropped {where}: the {self.container.format.name} muxer cannot "
+                                             f"hold it ({refused})")
+                    continue
+            elif (supported and names and not (names & supported)) or awkward:
                 self._transcode_or_drop(s, where, name, awkward)
                 continue
             try:
@@ -1227,6 +1240,17 @@ class MediaOutput:
                     self.container.set_chapters(chapters)
             except (av.FFmpegError, ValueError, TypeError, AttributeError) as e:
                 self.warnings.append(f"chapters not copied: {_ffmpeg_reason(e)}")
+
+    def _refused(self, s: av.stream.Stream) -> str | None:
+        """Why this output's muxer refuses a copy of stream ``s`` (tried on a header written to
+        memory), or None."""
+        try:
+            with av.open(io.BytesIO(), "w", format=self.container.format.name) as probe:
+                probe.add_stream_from_template(s)
+                probe.start_encoding()
+        except (av.FFmpegError, ValueError, TypeError) as e:
+            return _ffmpeg_reason(e)
+        return None
 
     def _copy_attachments(self) -> None:
         """The input's attachments (fonts for its subtitles, cover art) into a Matroska output, as
