@@ -1202,7 +1202,7 @@ class MediaOutput:
         for s in self.source.passthrough:
             codec = s.codec_context.codec if s.codec_context else getattr(s, "codec", None)
             names = {codec.name, codec.canonical_name} if codec is not None else set()
-            data_codec = getattr(s, "name", None) if s.type == "data" else None  # PyAV names a data codec so
+            data_codec = getattr(s, "name", None) if s.type == "data" else None  # PyAV's only word on it
             name = codec.canonical_name if codec is not None else (data_codec or "unknown codec")
             where = f"{s.type} stream #{s.index} ({name})"
             awkward = held_in_name_only(self.container.format.name, s.type, name, names)
@@ -1254,7 +1254,8 @@ class MediaOutput:
 
     def _copy_attachments(self) -> None:
         """The input's attachments (fonts for its subtitles, cover art) into a Matroska output, as
-        ``ffmpeg -map 0`` copies them; any other container cannot hold them, and the warnings say so."""
+        ``ffmpeg -map 0`` copies them, and cover art into MP4 as its attached picture; what the
+        output cannot hold is named in the warnings."""
         files = self.source.attachment_files()
         fmt = self.container.format.name
         if fmt == "matroska":
