@@ -250,6 +250,55 @@ def test_data_streams_are_copied_where_the_muxer_holds_them_else_dropped_with_a_
     assert count_decodable(mp4) == 8
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_file_that_starts_an_hour_in_is_written_from_zero(suffix, tmp_path) -> None:
+    # a broadcast capture carries the channel's clock: an hour in, say. As ffmpeg writes files, the
+    # output starts at zero (an MP4 would otherwise open with an hour of nothing), every stream and
+    # chapter shifted alike, so audio stays in sync to the sample
+    src = tmp_path / "capture.mkv"
+    t0 = 3600
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        a = add_audio(c, 1.0)
+        ms = Fraction(1, 1000)
+        c.set_chapters([{"id": 1, "start": t0 * 1000, "end": t0 * 1000 + 200, "time_base": ms, "metadata": {"title": "Kick-off"}},
+                        {"id": 2, "start": t0 * 1000 + 200, "end": t0 * 1000 + 480, "time_base": ms, "metadata": {"title": "Goal"}}])
+        for i in range(12):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+            f.pts, f.time_base = t0 * 25 + i, Fraction(1, 25)
+            for pk in v.encode(f):
+                c.mux(pk)
+        for pk in v.encode():
+            c.mux(pk)
+        for k in range(0, 48000, 1024):
+            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = 48000, t0 * 48000 + 960 + k  # 20 ms after the video
+            for pk in a.encode(fr):
+                c.mux(pk)
+        for pk in a.encode():
+            c.mux(pk)
+
+    def starts(path: Path) -> tuple[dict[str, float], list[tuple]]:
+        with av.open(str(path)) as c:
+            first = {}
+            for pk in c.demux():
+                if pk.pts is not None:
+                    t = float(pk.pts * pk.time_base)
+                    first[pk.stream.type] = min(first.get(pk.stream.type, t), t)
+            chapters = [(ch["metadata"].get("title"), float(ch["start"] * ch["time_base"])) for ch in c.chapters()]
+        return first, chapters
+
+    (a_src, ch_src) = starts(src)
+    assert a_src["video"] == pytest.approx(t0) and ch_src == [("Kick-off", t0), ("Goal", pytest.approx(t0 + 0.2))]
+    out = tmp_path / f"out{suffix}"
+    assert run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast").exit_code == 0
+    first, chapters = starts(out)
+    assert first["video"] == pytest.approx(0, abs=0.002)
+    assert first["audio"] - first["video"] == pytest.approx(a_src["audio"] - a_src["video"], abs=0.002)
+    assert chapters == [("Kick-off", 0), ("Goal", pytest.approx(0.2, abs=0.002))]
+    assert count_decodable(out) == 12
+
+
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:
     v = c.add_stream("libx264", rate=25)
     v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
@@ -752,7 +801,9 @@ def test_interlaced_video_is_deinterlaced_before_upscaling_unless_told_not_to(tm
         assert ("6 interlaced frame(s) were deinterlaced" in result.stderr) == (mode == "auto")
         with av.open(str(out)) as c:
             outputs[mode] = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        assert decode_all(out)["video_pts"] == before["video_pts"]  # one frame out per frame in, same times
+        # one frame out per frame in, at the same times (the file starting at zero, as ffmpeg writes it)
+        times = decode_all(out)["video_pts"]
+        assert [t - times[0] for t in times] == [t - before["video_pts"][0] for t in before["video_pts"]]
     # Upscaled as they are, the fields' comb is magnified into stripes; deinterlaced first, it is gone.
     comb_off = np.mean([combing(f[::2]) for f in outputs["off"]])  # every other line: the input's lines
     comb_auto = np.mean([combing(f[::2]) for f in outputs["auto"]])

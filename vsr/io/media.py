@@ -1087,10 +1087,17 @@ class MediaOutput:
         if getattr(source, "alpha_used", False):
             self.warnings.append(f"the input's alpha channel ({info.pix_fmt}) is not kept: video output is "
                                  f"opaque (a still image keeps it)")
+        container_options = dict(container_options or {})
+        start = source.container.start_time
+        # a file starts at zero, as ffmpeg writes it: a broadcast capture's clock (an hour in, say)
+        # would otherwise open an MP4 with an hour of nothing. Every stream and chapter shifts alike.
+        self._shift = Fraction(start, av.time_base) if not source.live and start and start > 0 else Fraction(0)
+        if self._shift:
+            container_options.setdefault("output_ts_offset", f"{-float(self._shift):.6f}")
         try:
             self.container = av.open(
                 self.path, "w", format=format, options=options or {},
-                container_options=container_options or {},
+                container_options=container_options,
             )
         except (av.FFmpegError, ValueError) as e:
             reason = _ffmpeg_reason(e)
@@ -1236,6 +1243,9 @@ class MediaOutput:
         if not self.source.live:  # chapters, as ffmpeg copies them (muxers without chapters ignore them)
             try:
                 chapters = self.source.container.chapters()
+                for ch in chapters:
+                    shift = int(self._shift / ch["time_base"])
+                    ch["start"], ch["end"] = max(0, ch["start"] - shift), max(0, ch["end"] - shift)
                 if chapters:
                     self.container.set_chapters(chapters)
             except (av.FFmpegError, ValueError, TypeError, AttributeError) as e:
