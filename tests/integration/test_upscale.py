@@ -291,7 +291,8 @@ def test_a_file_that_starts_an_hour_in_is_written_from_zero(suffix, tmp_path) ->
     (a_src, ch_src) = starts(src)
     assert a_src["video"] == pytest.approx(t0) and ch_src == [("Kick-off", t0), ("Goal", pytest.approx(t0 + 0.2))]
     out = tmp_path / f"out{suffix}"
-    assert run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast").exit_code == 0
+    result = run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0 and result.stderr == ""  # whole: Matroska's durations count from zero
     first, chapters = starts(out)
     assert first["video"] == pytest.approx(0, abs=0.002)
     assert first["audio"] - first["video"] == pytest.approx(a_src["audio"] - a_src["video"], abs=0.002)
@@ -411,6 +412,23 @@ def test_truncated_input_keeps_every_decodable_frame_and_warns(clips, tmp_path) 
     decodable = count_decodable(clips["truncated"])
     assert 0 < decodable < 40
     assert decode_all(out)["frames"] == decodable
+
+
+def test_a_stream_cut_mid_gop_keeps_every_decodable_frame_and_says_what_was_lost(tmp_path) -> None:
+    # a recording cut out of a broadcast starts with frames that need a keyframe it no longer has
+    whole = write_clip(tmp_path / "whole.ts", frames=60, width=96, height=64, audio=True,
+                       options={"g": "12", "bf": "0"})
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[(len(data) * 3 // 10) // 188 * 188:])  # whole TS packets, from mid-GOP
+    decodable = count_decodable(cut)
+    assert 0 < decodable < 60
+    out = tmp_path / "out.mkv"
+    result = run_cli(str(cut), "-o", str(out), "-q", "--preset", "ultrafast")
+    assert result.exit_code == 0
+    assert "first 0." in result.stderr and "could not be decoded (it starts without a keyframe" in result.stderr
+    assert "truncated" not in result.stderr  # its end is whole
+    assert count_decodable(out) == decodable
 
 
 def test_images_in_and_out(tmp_path) -> None:

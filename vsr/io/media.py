@@ -352,13 +352,19 @@ class MediaInput:
         tb = Fraction(s.time_base) if s.time_base else Fraction(1, 90000)
         rate = s.average_rate or s.guessed_rate or s.base_rate
         rate = Fraction(rate) if rate else None
+        # the video's span from its first timestamp: the stream's own duration where the container
+        # gives one; Matroska's DURATION tag and its segment duration are end times, counted from
+        # zero (a capture that starts an hour in is not an hour long)
+        start = float(s.start_time * tb) if s.start_time is not None else 0.0
         duration = None
         if s.duration and s.time_base:
             duration = float(s.duration * s.time_base)
-        elif (tagged := _tag_seconds(s.metadata.get("DURATION"))) is not None:  # Matroska's per-stream tag
-            duration = tagged
+        elif (tagged := _tag_seconds(s.metadata.get("DURATION"))) is not None:
+            duration = tagged - start
         elif self.container.duration:
-            duration = self.container.duration / av.time_base
+            duration = self.container.duration / av.time_base - start
+        if duration is not None and duration <= 0:
+            duration = None
         frames = int(s.frames or 0)
         if not frames and duration and rate:
             frames = int(round(duration * rate))
@@ -517,32 +523,37 @@ class MediaInput:
                 files.append(Attachment(name, mime, data, tags, s if s.type == "video" else None))
         return files
 
-    def _cut_short(self) -> str | None:
-        """How a fully read input fell short of what its header announces, or None. An exact frame
-        count (MP4's) is compared with the frames read; otherwise the video's duration with the span
-        of its timestamps, since a count estimated as duration x rate is wrong for every
-        variable-frame-rate clip."""
-        info = self.info
-        if not self._exhausted or self.report.demux_error:
-            return None
-        if self.video.frames:
+    def _lost(self) -> list[str]:
+        """What of a fully read input's video could not be decoded, by what its header announces: an
+        exact frame count (MP4's) against the frames read; otherwise its first and last timestamps
+        against the stream's start and duration (a count estimated as duration x rate is wrong for
+        every variable-frame-rate clip). A cut stream lacks its head (no keyframe before the cut), a
+        truncated file its tail."""
+        info, s = self.info, self.video
+        if not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
+            return []
+        if s.frames:
             if self._index < info.frames * 0.95 - 1:
-                return f"{self._index} of the {info.frames} frames"
-            return None
-        if not info.duration or self._last_pts is None or self._first_pts is None:
-            return None
+                return [f"input looks truncated: it ended after {self._index} of the {info.frames} frames its "
+                        f"header announces"]
+            return []
         step = float(1 / info.rate) if info.rate else 0.0
-        span = float((self._last_pts - self._first_pts) * info.time_base) + step
-        if span < info.duration * 0.95 - 2 * step:
-            return f"{span:.2f} s of the {info.duration:.2f} s"
-        return None
+        start = s.start_time if s.start_time is not None else self._first_pts
+        lost = []
+        head = float((self._first_pts - start) * info.time_base)
+        if head > 2 * step:
+            lost.append(f"the input's first {head:.2f} s of video could not be decoded (it starts without a "
+                        f"keyframe, as a cut stream does)")
+        if info.duration:
+            reached = float((self._last_pts - start) * info.time_base) + step
+            if reached < info.duration * 0.95 - 2 * step:
+                lost.append(f"input looks truncated: it ended after {reached:.2f} s of the {info.duration:.2f} s "
+                            f"its header announces")
+        return lost
 
     def warnings(self) -> list[str]:
-        out = list(self.report.warnings)
-        short = self._cut_short()
-        if short:
-            out.append(f"input looks truncated: it ended after {short} its header announces; every decodable "
-                       f"frame was upscaled")
+        out = [f"{what}; every decodable frame was upscaled" for what in self._lost()]
+        out = list(self.report.warnings) + out
         if self._deinterlacer.failure:
             out.append(f"frames could not be deinterlaced and were upscaled as they are "
                        f"({self._deinterlacer.failure})")
