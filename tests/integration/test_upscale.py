@@ -520,6 +520,44 @@ def test_images_keep_depth_grayness_orientation_and_say_what_is_lost(tmp_path) -
     assert shown[2:30, 46:].mean() > 200 and shown[:32, :40].mean() < 30 and shown[40:].mean() < 30
 
 
+def _icc(space: bytes, size: int = 700) -> bytes:
+    """An ICC profile's bytes as far as a file format sees them: a header naming its colour space."""
+    head = size.to_bytes(4, "big") + b"lcms" + bytes([4, 0x30, 0, 0]) + b"mntr" + space + b"XYZ " + bytes(12) + b"acsp"
+    return head + bytes(range(256)) * 2 + bytes(size - len(head) - 512)
+
+
+def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) -> None:
+    # a phone's or a wide-gamut camera's photo (Display P3, Adobe RGB) says what its RGB values mean
+    # in an ICC profile: dropped, the upscaled copy is shown as sRGB, its colours dulled
+    image = pytest.importorskip("PIL.Image")
+    p3, big = _icc(b"RGB "), _icc(b"RGB ", 70_000)  # over one JPEG segment: written in two
+    pixels = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    for name, profile in (("p3.png", p3), ("p3.jpg", p3), ("p3.webp", p3), ("big.jpg", big)):
+        image.fromarray(pixels).save(tmp_path / name, icc_profile=profile)
+        for suffix in (".png", ".jpg"):
+            out = tmp_path / f"{name}{suffix}"
+            result = run_cli(str(tmp_path / name), "-o", str(out), "-m", "bicubic")
+            assert result.exit_code == 0 and "ICC" not in result.stderr
+            with image.open(out) as im:  # read back by another library
+                assert im.info.get("icc_profile") == profile and im.size == (64, 48)
+            assert read_image(out).shape == (48, 64, 3)  # and FFmpeg still decodes it
+    result = run_cli(str(tmp_path / "p3.png"), "-o", str(tmp_path / "p3.tif"))
+    assert result.exit_code == 0
+    assert ".tif is not written with the input's ICC colour profile" in result.stderr
+    # a profile that does not describe the output (CMYK, decoded to RGB) is not written into it
+    image.fromarray(pixels).save(tmp_path / "cmyk_tagged.png", icc_profile=_icc(b"CMYK"))
+    result = run_cli(str(tmp_path / "cmyk_tagged.png"), "-o", str(tmp_path / "rgb.png"))
+    assert "ICC colour profile (CMYK) does not describe this RGB output" in result.stderr
+    with image.open(tmp_path / "rgb.png") as im:
+        assert "icc_profile" not in im.info
+    # without a profile nothing is said or added
+    image.fromarray(pixels).save(tmp_path / "plain.png")
+    result = run_cli(str(tmp_path / "plain.png"), "-o", str(tmp_path / "plain_x2.jpg"))
+    assert result.exit_code == 0 and "ICC" not in result.stderr
+    with image.open(tmp_path / "plain_x2.jpg") as im:
+        assert "icc_profile" not in im.info
+
+
 @pytest.mark.parametrize(
     "case,args,message",
     [

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
+from vsr.io.icc import icc_space, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -46,6 +47,7 @@ class Picture:
     alpha: np.ndarray | None  # (H,W) float32 in [0,1], None where the image is opaque
     deep: bool  # more than 8 bits per channel (16-bit PNG/TIFF)
     gray: bool
+    icc: bytes | None = None  # the embedded ICC colour profile (Display P3, Adobe RGB...), to write back
 
 
 def read_picture(path: str | os.PathLike[str]) -> Picture:
@@ -71,7 +73,7 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     if turns:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray)
+    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path))
 
 
 # suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back
@@ -92,11 +94,13 @@ def _kind(gray: bool, alpha: bool, deep: bool) -> str:
     return ("gray" if gray else "rgb") + ("a" if alpha else "") + ("16" if deep else "")
 
 
-def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95) -> list[str]:
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95,
+                icc: bytes | None = None) -> list[str]:
     """Encode ``pixels`` to ``path``, format by suffix. ``pixels`` is ``(H,W,C)`` uint8 or uint16
     (16 bit per channel, kept where the format has it: PNG, TIFF) with C = 3 (RGB), 4 (RGBA),
-    1 (gray) or 2 (gray + alpha); gray stays gray where the format has it. Returns what could not
-    be kept (e.g. alpha in a JPEG), for the caller to say."""
+    1 (gray) or 2 (gray + alpha); gray stays gray where the format has it. ``icc``: the colour
+    profile the pixels are in, embedded where the format and the pixels' kind allow. Returns what
+    could not be kept (e.g. alpha in a JPEG), for the caller to say."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _FORMATS:
@@ -153,4 +157,12 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
                 out.mux(packet)
     except av.FFmpegError as e:
         raise OutputError(f"cannot write image {path}: {e}") from None
+    if icc:
+        space = icc_space(icc)
+        if space != ("GRAY" if gray else "RGB"):
+            lost.append(f"the input's ICC colour profile ({space or 'unreadable'}) does not describe this "
+                        f"{'gray' if gray else 'RGB'} output: not written, colours are shown as sRGB")
+        elif not write_icc(path, icc):
+            lost.append(f"{suffix} is not written with the input's ICC colour profile: colours are shown as "
+                        f"sRGB (write .png or .jpg to keep it)")
     return lost

@@ -278,7 +278,8 @@ class UpscaleJob:
                 a = resize_to(resampler(a).clamp(0, 1), out_h, out_w)
                 y = np.concatenate([y, a[0, 0].numpy()[..., None]], -1)
             top, dtype = (65535.0, np.uint16) if picture.deep else (255.0, np.uint8)
-            lost = write_image(target.tmp.with_suffix(target.tmp.suffix), (y * top).round().astype(dtype))
+            lost = write_image(target.tmp.with_suffix(target.tmp.suffix), (y * top).round().astype(dtype),
+                               icc=picture.icc)
             seconds = time.perf_counter() - t0
             target.commit()
         except BaseException:
