@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data}
-av_version=$(python3 -c 'import av; print(av.__version__)')
+av_version=$(python3 -c 'import av; print(av.__version__)' 2>/dev/null) \
+    || { echo "gpu_prepare: run it with the project's venv active (PyAV's version here is the one to fetch)" >&2; exit 2; }
 rm -rf .whl && mkdir -p .whl .data/eval
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
