@@ -582,6 +582,7 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         ("bad tune", ["{audio}", "-o", "{out}", "--set", "encode.tune=bogus"], "unknown tune 'bogus'"),
         ("bad device", ["{audio}", "-o", "{out}", "--device", "tpu"], "bad device 'tpu'"),
         ("no suffix", ["{audio}", "-o", "{tmp}/noext"], "has no extension"),
+        ("a pipe", ["{audio}", "-o", "-"], "to write to a pipe, use vsr stream INPUT -"),
         ("image to video", ["{png}", "-o", "{out}"], "is an image"),
         ("codec the container refuses", ["{audio}", "-o", "{tmp}/o.webm", "--codec", "libx264"],
          "the webm container cannot hold libx264 video; leave --codec at auto (here libvpx-vp9)"),

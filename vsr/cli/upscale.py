@@ -228,6 +228,9 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         sets,
     )
     config = settle_geometry(config, scale)
+    if output_path == "-":
+        raise ConfigError("vsr upscale writes files (atomically, renamed when complete); to write to a pipe, "
+                          "use vsr stream INPUT - (--format nut|mpegts|matroska)")
     if Path(output_path).suffix == "":
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
