@@ -402,6 +402,20 @@ def test_text_subtitles_are_converted_where_the_container_needs_it_else_dropped_
         assert result.exit_code == 0
         assert "dropped subtitle stream" in result.stderr and ".mkv" in result.stderr
         assert decode_all(out)["streams"] == ["video", "audio"]
+    # an ASS track without its header cannot be converted: it costs the track, not the run (it
+    # failed the whole output: "cannot open output: Invalid data found when processing input")
+    bare = tmp_path / "bare_ass.mkv"
+    with av.open(str(bare), "w") as c:
+        v = _flat_video_stream(c)
+        s = c.add_stream("ass")
+        s.time_base = Fraction(1, 1000)
+        _encode_flat_frames(c, v, 4)
+        pk = av.Packet(b"0,0,Default,,0,0,0,,Hello")
+        pk.stream, pk.pts, pk.dts, pk.duration, pk.time_base = s, 0, 0, 100, Fraction(1, 1000)
+        c.mux(pk)
+    result = run_cli(str(bare), "-o", str(tmp_path / "bare.mp4"), "-m", "bicubic")
+    assert result.exit_code == 0 and "its subtitles carry no header to convert from" in result.stderr
+    assert count_decodable(tmp_path / "bare.mp4") == 4
 
 
 def test_truncated_input_keeps_every_decodable_frame_and_warns(clips, tmp_path) -> None:

@@ -1046,6 +1046,9 @@ class SubtitleTranscoder:
             raise ConfigError(f"the {fmt} container holds no text subtitles")
         self.decoder = source.codec_context
         self.decoder.open()  # its ASS header is what the text encoders start from
+        if not self.decoder.subtitle_header:  # (checked before the stream is added: a text encoder
+            # without one fails the whole output when it opens)
+            raise ConfigError("its subtitles carry no header to convert from")
         self.stream = container.add_stream(name)
         cc = self.stream.codec_context
         cc.time_base = source.time_base
