@@ -808,6 +808,33 @@ def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
         assert [(s.type, s.codec_context.name) for s in c.streams] == [("video", "h264"), ("audio", "mp2")]
 
 
+@pytest.mark.parametrize("codec,layout_fmt", [("flac", "s16"), ("libopus", "flt")])
+def test_audio_a_muxer_refuses_at_its_header_is_re_encoded_not_fatal(codec, layout_fmt, tmp_path) -> None:
+    # MOV's codec list says nothing against FLAC or Opus, but its header refuses them: the whole run
+    # failed ("cannot open output: Invalid argument"). Each copy is now tried on a header in memory.
+    src = tmp_path / f"{codec}.mkv"
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        a = c.add_stream(codec, rate=48000)
+        a.layout = "stereo"
+        _encode_flat_frames(c, v, 10)
+        for t in range(0, 19200, 960):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1920), np.int16 if layout_fmt == "s16" else np.float32),
+                                            format=layout_fmt, layout="stereo")
+            af.sample_rate, af.pts = 48000, t
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    out = tmp_path / "out.mov"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic")
+    assert result.exit_code == 0, result.stderr
+    assert "re-encoded audio stream #1" in result.stderr and "to aac" in result.stderr
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
+    assert count_decodable(out) == 10
+
+
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()

@@ -1237,7 +1237,9 @@ class MediaOutput:
                         self.warnings.append(f"dropped {where}: the {self.container.format.name} muxer cannot "
                                              f"hold it ({refused})")
                     continue
-            elif (supported and names and not (names & supported)) or awkward:
+            elif (supported and names and not (names & supported)) or awkward or self._refused(s):
+                # (the muxer's codec list is incomplete, and a stream it refuses at the header would
+                # fail the whole output: each copy is tried on a header in memory first)
                 self._transcode_or_drop(s, where, name, awkward)
                 continue
             try:
