@@ -361,6 +361,21 @@ def test_re_streams_a_file_out_at_its_own_pace_without_drops(tmp_path) -> None:
     assert decode_all(out)["frames"] == 50
 
 
+def test_a_recording_into_a_file_starts_at_zero_a_network_output_keeps_the_clock(tmp_path) -> None:
+    # a broadcast feed's clock is an hour in: a recording made of it opens at zero, as ffmpeg writes
+    # files, while what goes on to a network keeps the source's timestamps
+    src = write_clip(tmp_path / "feed.ts", frames=10, width=64, height=48, pts=[3600 * 25 + i for i in range(10)])
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    rec, pipe = tmp_path / "rec.mkv", tmp_path / "piped.nut"
+    assert StreamJob(str(src), str(rec), config, LiveOptions(stats_interval=60, realtime=True)).run().frames_out == 10
+    assert float(decode_all(rec)["video_pts"][0]) == pytest.approx(0, abs=0.05)
+    with open(pipe, "wb") as sink:
+        proc = subprocess.run([sys.executable, "-m", "vsr", "stream", str(src), "-", "--format", "nut", "--re", "-q",
+                               "-m", "bicubic"], stdout=sink, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert float(decode_all(pipe)["video_pts"][0]) == pytest.approx(3600, abs=0.1)
+
+
 def test_an_hls_playlist_is_read_at_its_own_pace(tmp_path) -> None:
     import functools
     import http.server

@@ -1104,8 +1104,11 @@ class MediaOutput:
         container_options = dict(container_options or {})
         start = source.container.start_time
         # a file starts at zero, as ffmpeg writes it: a broadcast capture's clock (an hour in, say)
-        # would otherwise open an MP4 with an hour of nothing. Every stream and chapter shifts alike.
-        self._shift = Fraction(start, av.time_base) if not source.live and start and start > 0 else Fraction(0)
+        # would otherwise open an MP4 with an hour of nothing. Every stream and chapter shifts alike;
+        # so does a live recording into a file (its later sessions continue the first one's clock),
+        # while a live output to a network or a pipe keeps the source's clock.
+        to_file = "://" not in self.path and self.path != "-" and not self.path.startswith("pipe:")
+        self._shift = Fraction(start, av.time_base) if to_file and start and start > 0 else Fraction(0)
         if self._shift:
             container_options.setdefault("output_ts_offset", f"{-float(self._shift):.6f}")
         try:
