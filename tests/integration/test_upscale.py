@@ -548,7 +548,7 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
     pixels = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
     for name, profile in (("p3.png", p3), ("p3.jpg", p3), ("p3.webp", p3), ("big.jpg", big)):
         image.fromarray(pixels).save(tmp_path / name, icc_profile=profile)
-        for suffix in (".png", ".jpg"):
+        for suffix in (".png", ".jpg", ".webp"):
             out = tmp_path / f"{name}{suffix}"
             result = run_cli(str(tmp_path / name), "-o", str(out), "-m", "bicubic")
             assert result.exit_code == 0 and "ICC" not in result.stderr

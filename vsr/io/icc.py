@@ -4,7 +4,7 @@ A photo from a phone or a wide-gamut camera (Display P3, Adobe RGB) says what it
 an embedded ICC profile; an upscaled copy without it is shown as sRGB, its colours dulled. FFmpeg's
 decoders read the profile, but PyAV can neither hand it over reliably nor attach it to a frame it
 encodes, so the few bytes are carried here: PNG ``iCCP``, JPEG ``APP2 ICC_PROFILE`` and WebP
-``ICCP`` are read; PNG and JPEG are written (TIFF, WebP and BMP outputs say they lost it).
+``ICCP`` are read and written (TIFF and BMP outputs say they lost it).
 """
 
 from __future__ import annotations
@@ -78,11 +78,35 @@ def icc_space(profile: bytes) -> str:
     return profile[16:20].decode("ascii", "replace").strip() if len(profile) >= 20 else ""
 
 
-def write_icc(path: str | Path, profile: bytes) -> bool:
-    """Embed ``profile`` into the PNG or JPEG file at ``path`` (rewritten in place); False for any
-    other format, which is left as it is."""
+def _webp_chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
+
+
+def write_icc(path: str | Path, profile: bytes, size: tuple[int, int] | None = None, alpha: bool = False) -> bool:
+    """Embed ``profile`` into the PNG, JPEG or WebP file at ``path`` (rewritten in place); False for
+    any other format, which is left as it is. A simple WebP becomes an extended one, which needs the
+    picture's ``size`` (width, height) and whether it has ``alpha``."""
     path = Path(path)
     data = path.read_bytes()
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunks, pos = [], 12
+        while pos + 8 <= len(data):
+            kind, (length,) = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])
+            chunks.append((kind, data[pos + 8:pos + 8 + length]))
+            pos += 8 + length + (length & 1)
+        chunks = [c for c in chunks if c[0] != b"ICCP"]
+        if chunks and chunks[0][0] == b"VP8X":
+            head = bytes([chunks[0][1][0] | 0x20]) + chunks[0][1][1:]
+        elif size is not None:
+            w, h = size
+            head = bytes([0x20 | (0x10 if alpha else 0), 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+            chunks.insert(0, (b"VP8X", b""))
+        else:
+            return False
+        body = _webp_chunk(b"VP8X", head) + _webp_chunk(b"ICCP", profile)
+        body += b"".join(_webp_chunk(kind, payload) for kind, payload in chunks[1:])
+        path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body)
+        return True
     if data.startswith(_PNG):
         body = b"ICC profile\x00\x00" + zlib.compress(profile, 9)
         chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))

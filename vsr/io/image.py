@@ -162,7 +162,7 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
         if space != ("GRAY" if gray else "RGB"):
             lost.append(f"the input's ICC colour profile ({space or 'unreadable'}) does not describe this "
                         f"{'gray' if gray else 'RGB'} output: not written, colours are shown as sRGB")
-        elif not write_icc(path, icc):
+        elif not write_icc(path, icc, size=(w, h), alpha=alpha):
             lost.append(f"{suffix} is not written with the input's ICC colour profile: colours are shown as "
-                        f"sRGB (write .png or .jpg to keep it)")
+                        f"sRGB (write .png, .jpg or .webp to keep it)")
     return lost
