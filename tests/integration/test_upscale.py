@@ -300,6 +300,25 @@ def test_a_file_that_starts_an_hour_in_is_written_from_zero(suffix, tmp_path) ->
     assert count_decodable(out) == 12
 
 
+def _clip_with_audio(path: Path, codec: str, rate: int, fmt: str, chunks: list[np.ndarray], frames: int) -> Path:
+    """``frames`` flat video frames and a stereo ``codec`` stream of ``chunks`` (packed ``fmt`` arrays)."""
+    with av.open(str(path), "w") as c:
+        v = _flat_video_stream(c)
+        a = c.add_stream(codec, rate=rate)
+        a.layout = "stereo"
+        _encode_flat_frames(c, v, frames)
+        t = 0
+        for chunk in chunks:
+            af = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="stereo")
+            af.sample_rate, af.pts = rate, t
+            t += chunk.shape[1] // 2
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return path
+
+
 def _flat_video_stream(c: av.container.OutputContainer) -> av.VideoStream:
     v = c.add_stream("libx264", rate=25)
     v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
@@ -777,20 +796,9 @@ def test_short_clips_keep_every_frame(frames, tmp_path) -> None:
 
 
 def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
-    src = tmp_path / "pcm.mkv"
-    with av.open(str(src), "w") as c:  # 44.1 kHz stereo PCM in frames of 1000 samples
-        v = _flat_video_stream(c)
-        a = c.add_stream("pcm_s16le", rate=44100)
-        a.layout = "stereo"
-        _encode_flat_frames(c, v, 25)
-        for t in range(0, 44100, 1000):
-            tone = (np.sin(2 * np.pi * 440 * np.arange(t, t + 1000) / 44100) * 8000).astype(np.int16)
-            af = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None], format="s16", layout="stereo")
-            af.sample_rate, af.pts = 44100, t
-            for p in a.encode(af):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+    # 44.1 kHz stereo PCM in frames of 1000 samples
+    tone = [(np.sin(2 * np.pi * 440 * np.arange(t, t + 1000) / 44100) * 8000).astype(np.int16) for t in range(0, 44100, 1000)]
+    src = _clip_with_audio(tmp_path / "pcm.mkv", "pcm_s16le", 44100, "s16", [np.repeat(x, 2)[None] for x in tone], 25)
     out = tmp_path / "out.mp4"
     result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
     assert result.exit_code == 0, result.stderr
@@ -812,20 +820,8 @@ def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
 def test_audio_a_muxer_refuses_at_its_header_is_re_encoded_not_fatal(codec, layout_fmt, tmp_path) -> None:
     # MOV's codec list says nothing against FLAC or Opus, but its header refuses them: the whole run
     # failed ("cannot open output: Invalid argument"). Each copy is now tried on a header in memory.
-    src = tmp_path / f"{codec}.mkv"
-    with av.open(str(src), "w") as c:
-        v = _flat_video_stream(c)
-        a = c.add_stream(codec, rate=48000)
-        a.layout = "stereo"
-        _encode_flat_frames(c, v, 10)
-        for t in range(0, 19200, 960):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 1920), np.int16 if layout_fmt == "s16" else np.float32),
-                                            format=layout_fmt, layout="stereo")
-            af.sample_rate, af.pts = 48000, t
-            for p in a.encode(af):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+    silence = [np.zeros((1, 1920), np.int16 if layout_fmt == "s16" else np.float32)] * 20  # 960 stereo samples each
+    src = _clip_with_audio(tmp_path / f"{codec}.mkv", codec, 48000, layout_fmt, silence, 10)
     out = tmp_path / "out.mov"
     result = run_cli(str(src), "-o", str(out), "-m", "bicubic")
     assert result.exit_code == 0, result.stderr
