@@ -231,8 +231,8 @@ class BenchRun:
 
     def run(self, clips: list[BenchClip], command: str = "",
             on_part: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """The report; ``on_part(report)`` hears it after each clip and the sweep (``complete`` stays
-        False until the end), so a caller can keep what a run stopped part-way had measured."""
+        """The report; ``on_part(report)`` hears it after each clip (``complete`` stays False until
+        the sweep is done too), so a caller can keep what a run stopped part-way had measured."""
         s = self.settings
         if s.encode:
             check_encoder(self.config.encode.codec)  # an encoder that cannot run fails before any timing

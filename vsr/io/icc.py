@@ -41,6 +41,15 @@ def _jpeg_segments(data: bytes):
         pos += 2 + length
 
 
+def _webp_chunks(data: bytes):
+    """(fourcc, payload) of a WebP file's chunks."""
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, (length,) = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])
+        yield kind, data[pos + 8:pos + 8 + length]
+        pos += 8 + length + (length & 1)
+
+
 def read_icc(path: str | Path) -> bytes | None:
     """The ICC profile embedded in a PNG, JPEG or WebP file, or None (none, or another format)."""
     try:
@@ -62,12 +71,7 @@ def read_icc(path: str | Path) -> bytes | None:
                     parts[body[len(_JPEG_ICC)]] = body[len(_JPEG_ICC) + 2:]
             return b"".join(parts[k] for k in sorted(parts)) or None
         elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            pos = 12
-            while pos + 8 <= len(data):
-                kind, (length,) = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])
-                if kind == b"ICCP":
-                    return data[pos + 8:pos + 8 + length]
-                pos += 8 + length + (length & 1)
+            return next((body for kind, body in _webp_chunks(data) if kind == b"ICCP"), None)
     except (ValueError, IndexError, KeyError, struct.error, zlib.error):
         return None  # a damaged profile is no profile
     return None
@@ -89,12 +93,7 @@ def write_icc(path: str | Path, profile: bytes, size: tuple[int, int] | None = N
     path = Path(path)
     data = path.read_bytes()
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        chunks, pos = [], 12
-        while pos + 8 <= len(data):
-            kind, (length,) = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])
-            chunks.append((kind, data[pos + 8:pos + 8 + length]))
-            pos += 8 + length + (length & 1)
-        chunks = [c for c in chunks if c[0] != b"ICCP"]
+        chunks = [c for c in _webp_chunks(data) if c[0] != b"ICCP"]
         if chunks and chunks[0][0] == b"VP8X":
             head = bytes([chunks[0][1][0] | 0x20]) + chunks[0][1][1:]
         elif size is not None:

@@ -504,11 +504,14 @@ class MediaInput:
         files = []
         for s in self._attached:
             tags = dict(s.metadata)
-            codec = s.codec_context.name if s.codec_context is not None else ""
-            ext, mime = {"png": (".png", "image/png"), "bmp": (".bmp", "image/bmp")}.get(codec, (".jpg", "image/jpeg"))
-            name = tags.pop("filename", None) or (f"cover{ext}" if s.type == "video" else f"attachment{s.index}")
-            mime = tags.pop("mimetype", None) or getattr(s, "mimetype", None) or (
-                mime if s.type == "video" else "application/octet-stream")
+            if s.type == "video":  # a cover without Matroska's tags (MP4's) is named by its picture codec
+                codec = s.codec_context.name if s.codec_context is not None else ""
+                ext, kind = {"png": ("png", "image/png"), "bmp": ("bmp", "image/bmp")}.get(codec, ("jpg", "image/jpeg"))
+                fallback = (f"cover.{ext}", kind)
+            else:
+                fallback = (f"attachment{s.index}", s.mimetype or "application/octet-stream")
+            name = tags.pop("filename", None) or fallback[0]
+            mime = tags.pop("mimetype", None) or fallback[1]
             if s.type == "attachment":
                 data = bytes(s.data or b"")
             elif self.live:
