@@ -123,6 +123,46 @@ def write_clip(
     return path
 
 
+def transparency(index: int, width: int, height: int) -> np.ndarray:
+    """``(H,W)`` uint8 alpha that changes with ``index``: a fully transparent band on the left, a
+    fully opaque one on the right and a smooth ramp between them."""
+    x = np.arange(width, dtype=np.float32)
+    ramp = np.clip((x - width / 4 + index) / (width / 2), 0, 1)
+    return np.broadcast_to((ramp * 255).round().astype(np.uint8), (height, width)).copy()
+
+
+def write_transparent(path: Path, codec: str, pix_fmt: str, frames: int = 4, width: int = 64,
+                      height: int = 48) -> Path:
+    """A clip with an alpha channel (smooth colour, :func:`transparency`), as motion graphics come:
+    VP9 with alpha in WebM, ProRes 4444, PNG or QuickTime RLE in MOV."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=25)
+        v.width, v.height, v.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            rgba = np.dstack([smooth_pattern(i, width, height), transparency(i, width, height)])
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt)
+            frame.pts = i
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+    return path
+
+
+def decode_rgba(path: Path) -> list[np.ndarray]:
+    """Every frame of ``path`` as ``(H,W,4)`` uint8 RGBA. A WebM's alpha is decoded with libvpx, as
+    ``ffmpeg -c:v libvpx-vp9 -i`` does (FFmpeg's own VP9 decoder ignores it)."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        if s.codec_context.name == "vp9":
+            ctx = av.CodecContext.create("libvpx-vp9", "r")
+            frames = [f for p in c.demux(s) for f in ctx.decode(p)]  # the last packet drains it
+        else:
+            frames = list(c.decode(s))
+        return [f.reformat(format="rgba").to_ndarray() for f in frames]
+
+
 def add_audio(out: av.container.OutputContainer, seconds: float, tone: bool = True) -> av.AudioStream:
     """Add a mono AAC stream to ``out``; call :func:`write_audio` after the video is written."""
     a = out.add_stream("aac", rate=48000)
@@ -146,9 +186,19 @@ def write_audio(out: av.container.OutputContainer, a: av.AudioStream) -> None:
         out.mux(packet)
 
 
-def write_audio_only(path: Path, seconds: float = 0.5) -> Path:
+def write_audio_only(path: Path, seconds: float = 0.5, cover: bool = False) -> Path:
+    """An audio file; ``cover``: with cover art (a PNG attached picture, as a music file has)."""
     with av.open(str(path), "w") as out:
-        write_audio(out, add_audio(out, seconds, tone=False))
+        a = add_audio(out, seconds, tone=False)
+        if cover:
+            art = out.add_stream("png")
+            art.width, art.height, art.pix_fmt = 32, 32, "rgb24"
+            art.disposition = av.stream.Disposition.attached_pic
+            frame = av.VideoFrame.from_ndarray(pattern(0, 32, 32), format="rgb24")
+            frame.pts = 0
+            for packet in [*art.encode(frame), *art.encode(None)]:
+                out.mux(packet)
+        write_audio(out, a)
     return path
 
 

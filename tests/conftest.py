@@ -71,6 +71,7 @@ def clips(clip_dir: Path) -> dict[str, Path]:
         "rotated": write_clip(clip_dir / "rotated.mp4", rotation=90, metadata={"title": "spin"}),
         "yuv444": write_clip(clip_dir / "yuv444.mp4", pix_fmt="yuv444p", colorspace=1),
         "audio_only": write_audio_only(clip_dir / "audio_only.m4a"),
+        "cover_only": write_audio_only(clip_dir / "cover_only.mp4", cover=True),
         "empty": write_empty_video(clip_dir / "empty.mkv"),
     }
     long = write_clip(clip_dir / "long.mkv", frames=40, width=96, height=64, audio=True)

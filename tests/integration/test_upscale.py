@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import (add_audio, combing, count_decodable, decode_all, write_audio, write_clip, write_interlaced,
-                   write_size_change)
+from clips import (add_audio, combing, count_decodable, decode_all, decode_rgba, write_audio, write_clip,
+                   write_interlaced, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -102,6 +102,44 @@ def test_colours_survive_decode_upscale_encode(kind, kwargs, tmp_path) -> None:
     assert run_cli(str(src), "-o", str(out), "-q", "--preset", "ultrafast").exit_code == 0
     a, b = decode_all(src), decode_all(out)
     assert psnr(b["first_rgb"], reference_upscale(a["first_rgb"], 2)) > 37.0
+
+
+@pytest.mark.parametrize("name,codec,pix_fmt", [
+    ("vp9.webm", "libvpx-vp9", "yuva420p"),  # the web's transparent video (alpha beside each frame)
+    ("prores4444.mov", "prores_ks", "yuva444p10le"),  # an editor's export
+    ("rle.mov", "qtrle", "argb"),  # packed RGB with alpha
+])
+def test_transparency_is_kept_where_the_output_holds_it_and_said_where_not(name, codec, pix_fmt, tmp_path) -> None:
+    src = write_transparent(tmp_path / name, codec, pix_fmt)
+    before = decode_rgba(src)
+    assert before[0][..., 3].min() == 0 and before[0][..., 3].max() == 255
+    alpha = torch.from_numpy(np.stack([f[..., 3] for f in before])).float()[:, None]
+    expected_alpha = F.interpolate(alpha, scale_factor=2, mode="bicubic").clamp(0, 255).round()[:, 0].numpy()
+    outputs = {  # output, options -> the format it holds the alpha in
+        "out.webm": ([], "yuva420p"),  # VP9, the .webm default
+        "out.mov": (["--codec", "prores_ks"], "yuva444p"),  # ProRes 4444 (decoded as yuva444p12le)
+        "png.mov": (["--codec", "png"], "rgba"),
+        "out.mkv": (["--codec", "ffv1"], "yuva4"),
+        "out.avi": (["--codec", "utvideo"], "gbrap"),
+    }
+    for out, (options, held_as) in outputs.items():
+        result = run_cli(str(src), "-o", str(tmp_path / out), "-m", "bicubic", "-q", *options)
+        assert result.exit_code == 0 and "alpha" not in result.stderr, (out, result.stderr)
+        with av.open(str(tmp_path / out)) as c:
+            assert c.streams.video[0].codec_context.pix_fmt.startswith(held_as) or out == "out.webm", out
+        after = decode_rgba(tmp_path / out)
+        assert len(after) == len(before) and after[0].shape == (96, 128, 4)
+        got = np.stack([f[..., 3] for f in after]).astype(np.float64)
+        # alpha is upscaled as a still image's is (bicubic), within 2 codes of torch's
+        assert np.abs(got - expected_alpha).max() <= 2, out
+        assert got[:, :, :16].max() == 0 and got[:, :, -16:].min() == 255, out  # clear stays clear
+        for b, a in zip(after, before):  # and the colour is the colour, transparent or not
+            assert psnr(b[..., :3], reference_upscale(np.ascontiguousarray(a[..., :3]), 2)) > 35.0, out
+    # an output that cannot hold it says so, and is opaque
+    result = run_cli(str(src), "-o", str(tmp_path / "out.mp4"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0
+    assert "alpha channel" in result.stderr and "not kept" in result.stderr and "prores_ks" in result.stderr
+    assert all(f[..., 3].min() == 255 for f in decode_rgba(tmp_path / "out.mp4"))
 
 
 def test_container_metadata_is_kept(clips, tmp_path) -> None:
@@ -597,6 +635,7 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         ("missing", ["{missing}", "-o", "{out}"], "input not found"),
         ("junk", ["{junk}", "-o", "{out}"], "not a video FFmpeg can open"),
         ("audio only", ["{audio_only}", "-o", "{out}"], "has no video stream"),
+        ("cover art only", ["{cover_only}", "-o", "{out}"], "has no video stream (it has: audio (aac), cover art (png))"),
         ("zero frames", ["{empty}", "-o", "{out}"], "no decodable video frame"),
         ("unknown model", ["{audio}", "-o", "{out}", "-m", "nope"], "unknown model 'nope'"),
         ("bad scale", ["{audio}", "-o", "{out}", "-s", "5"], "unsupported scale 5"),

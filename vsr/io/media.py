@@ -144,6 +144,7 @@ class DecodedFrame:
     color: ColorInfo
     width: int
     height: int
+    alpha: np.ndarray | None = None  # (H,W) uint8, or uint16 at 16-bit scale; None where not kept
 
 
 @dataclass
@@ -190,6 +191,26 @@ def plane_array(plane: av.video.plane.VideoPlane, dtype: np.dtype, channels: int
     if channels > 1:
         arr = arr.reshape(plane.height, plane.width, channels)
     return arr.copy()
+
+
+def alpha_plane(frame: av.VideoFrame) -> np.ndarray | None:
+    """A frame's transparency as ``(H,W)`` uint8, or uint16 at full 16-bit scale where it has more
+    than 8 bits; None where its format has none."""
+    fmt = frame.format
+    alpha = next((c for c in fmt.components if getattr(c, "is_alpha", False)), None)
+    if alpha is None:
+        if fmt.name != "pal8":  # a palette's entries may be transparent
+            return None
+        return frame.reformat(format="rgba").to_ndarray()[..., 3]
+    bits = alpha.bits
+    own_plane = sum(c.plane == alpha.plane for c in fmt.components) == 1
+    if not own_plane or fmt.name.endswith("be"):  # packed (rgba, argb, ya8...): let swscale unpack it
+        return frame.reformat(format="rgba64le" if bits > 8 else "rgba").to_ndarray()[..., 3].copy()
+    a = plane_array(frame.planes[alpha.plane], np.uint8 if bits <= 8 else np.uint16)
+    if 8 < bits < 16:  # 10 or 12 bits: to the 16-bit scale
+        top = (1 << bits) - 1
+        a = ((a.astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
+    return a
 
 
 def layout_for(format: av.VideoFormat) -> tuple[str, PlaneLayout]:
@@ -279,7 +300,7 @@ class MediaInput:
             self._last_pts: int | None = None
             self._first_pts: int | None = None
             self._exhausted = False
-            self.alpha_used = False
+            self.alpha_stored = self.alpha_used = self.want_alpha = False
             # one reader for the whole input: the first frame may come out of the decoder's final
             # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
             # packet, and what follows it must come from the same reader, not a fresh one
@@ -303,7 +324,7 @@ class MediaInput:
         ]
         if not videos:
             kinds = ", ".join(
-                f"{s.type} ({s.codec_context.name if s.codec_context else '?'})"
+                f"{'cover art' if s.type == 'video' else s.type} ({s.codec_context.name if s.codec_context else '?'})"
                 for s in self.container.streams
             )
             raise InvalidInputError(
@@ -323,6 +344,20 @@ class MediaInput:
             raise InvalidInputError(f"{self.url}: no decoder for its video codec")
         cc.thread_type = "SLICE" if self.live else "AUTO"
         cc.thread_count = threads
+        self._decoder = cc
+        if cc.name in ("vp8", "vp9") and self.video.metadata.get("alpha_mode") == "1":
+            # A WebM with transparency carries the alpha of each frame beside it (BlockAdditional),
+            # which FFmpeg's own VP8/VP9 decoders ignore; libvpx decodes it (ffmpeg -c:v libvpx-vp9 -i)
+            try:
+                libvpx = av.CodecContext.create("libvpx-vp9" if cc.name == "vp9" else "libvpx", "r")
+            except (ValueError, av.FFmpegError):
+                self.report.warnings.append(f"the input's alpha channel is not kept: this FFmpeg has no "
+                                            f"libvpx decoder for {cc.name} with alpha")
+            else:
+                if cc.extradata:
+                    libvpx.extradata = cc.extradata
+                libvpx.thread_count = threads
+                self._decoder = libvpx
         self.passthrough = [
             s
             for s in self.container.streams
@@ -417,7 +452,7 @@ class MediaInput:
                 break
             if packet.stream.index == video.index:
                 try:
-                    frames = packet.decode()
+                    frames = self._decoder.decode(packet)
                 except av.EOFError:  # the decoder was already drained
                     continue
                 except av.FFmpegError as e:
@@ -432,7 +467,7 @@ class MediaInput:
                 yield Passthrough(packet, packet.stream.index)
         # Demuxing ended (or failed): drain whatever the decoder still holds.
         try:
-            for frame in video.codec_context.decode(None):
+            for frame in self._decoder.decode(None):
                 for ready in self._deinterlacer.push(frame):
                     yield self._convert(ready)
         except av.EOFError:
@@ -446,9 +481,13 @@ class MediaInput:
     def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
         if self._index == 0:
             self._first_pix_fmt = frame.format.name
-            # transparency is used, not just stored (a GIF decodes to bgra even when opaque)
-            self.alpha_used = has_alpha(frame.format) and bool(
-                frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
+            # a format with alpha is kept with it where the output can hold it (as ffmpeg does);
+            # losing it is worth a warning only where it is used (a GIF decodes to bgra even when opaque)
+            first_alpha = alpha_plane(frame) if has_alpha(frame.format) else None
+            self.alpha_stored = first_alpha is not None
+            self.want_alpha = self.alpha_stored  # the output turns it off where it cannot hold it
+            self.alpha_used = first_alpha is not None and bool(
+                first_alpha.min() < (65535 if first_alpha.dtype == np.uint16 else 255))
             self._first_rotation = getattr(frame, "rotation", 0) or 0
             self._first_hdr = read_hdr(frame)
             self._size = (frame.width, frame.height)
@@ -462,6 +501,7 @@ class MediaInput:
             self.report.resized += 1
             frame = frame.reformat(width=self._size[0], height=self._size[1],
                                    interpolation="BICUBIC")
+        alpha = alpha_plane(frame) if self.want_alpha else None
         target, layout = layout_for(frame.format)
         src_format = frame.format.name
         color = resolve_color(
@@ -490,6 +530,7 @@ class MediaInput:
             color=color,
             width=frame.width,
             height=frame.height,
+            alpha=alpha,
         )
         self._index += 1
         return item
@@ -807,9 +848,37 @@ def check_encoder(codec: str) -> av.Codec:
     return enc
 
 
+def source_bits(info: VideoInfo) -> int:
+    """Bits per sample of the input as decoded (12 for ProRes, where its planes are handed on in 16)."""
+    try:
+        return max(c.bits for c in av.VideoFormat(info.pix_fmt).components)
+    except ValueError:
+        return info.layout.bits
+
+
 def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: int = 1,
-                   size: tuple[int, int] | None = None) -> str:
-    """``size``: the output's (width, height) where it is not ``scale`` times the input's."""
+                   size: tuple[int, int] | None = None, alpha: bool = False) -> str:
+    """``size``: the output's (width, height) where it is not ``scale`` times the input's; ``alpha``:
+    the input has transparency, so prefer a format the encoder also takes with alpha
+    (:func:`alpha_format`), e.g. 4:4:4 10-bit for ProRes 4444."""
+    plain = _choose_pix_fmt(info, opts, enc, scale, size)
+    if not alpha or opts.pix_fmt != "auto" or alpha_format(plain, enc):
+        return plain
+    supported = {f.name for f in (enc.video_formats or ())}
+    width, height = size or (info.width * scale, info.height * scale)
+    odd = width % 2 or height % 2
+    deep = info.layout.bits > 8
+    prefs = (["yuv420p10le", "yuv444p10le"] if deep else []) + ["yuv420p", "yuv444p"] + list(OUTPUT_FORMATS)
+    for name in prefs:
+        if odd and OUTPUT_FORMATS[name][1:3] != (0, 0):
+            continue
+        if (not supported or name in supported or not supported & set(OUTPUT_FORMATS)) and alpha_format(name, enc):
+            return name
+    return plain
+
+
+def _choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: int,
+                    size: tuple[int, int] | None) -> str:
     supported = {f.name for f in (enc.video_formats or ())}
     width, height = size or (info.width * scale, info.height * scale)
     odd = width % 2 or height % 2
@@ -848,6 +917,43 @@ CONVERTED_FORMATS = ("rgb48le", "rgb48be", "gbrp16le", "gbrp10le", "rgb24", "bgr
                      "pal8", "rgb8", "bgr8", "gray")
 
 
+# Formats with alpha an encoder may take where it has no Y'CbCr one with alpha (PNG, QuickTime RLE,
+# Ut Video...), deep ones first; deep ones are given only for planes deeper than 8 bits.
+RGB_ALPHA = ("rgba64le", "rgba64be", "gbrap16le", "gbrap12le", "gbrap10le", "gbrap", "rgba", "bgra", "argb", "abgr")
+DEEP_RGB_ALPHA = {"rgba64le", "rgba64be", "gbrap16le", "gbrap12le", "gbrap10le"}
+# Encoders that list a format with alpha they cannot open here (libx265's alpha layer needs an x265
+# built with it, which the one in PyAV's FFmpeg is not)
+NO_ALPHA_ENCODERS = {"libx265"}
+
+
+def with_alpha(planes_fmt: str) -> str | None:
+    """The Y'CbCr format with an alpha plane beside ``planes_fmt``'s (yuv420p -> yuva420p, yuvj444p
+    -> yuva444p), or None where FFmpeg has none (yuv420p12le)."""
+    name = planes_fmt.replace("yuvj", "yuv").replace("yuv", "yuva", 1)
+    try:
+        av.VideoFormat(name)
+    except ValueError:
+        return None
+    return name
+
+
+def alpha_format(planes_fmt: str, enc: av.Codec) -> str | None:
+    """What ``enc`` is given to keep the alpha of frames whose colour is in ``planes_fmt``: the Y'CbCr
+    format with alpha where it takes it (VP9, FFV1, ProRes 4444), else an RGB format with alpha
+    (PNG, QuickTime RLE, Ut Video); None where it holds no alpha (H.264, GIF...)."""
+    yuva = with_alpha(planes_fmt)
+    if yuva is None or enc.name in NO_ALPHA_ENCODERS:
+        return None
+    supported = [f.name for f in (enc.video_formats or ())]
+    if yuva in supported:
+        return yuva
+    deep = OUTPUT_FORMATS[planes_fmt][0] > 8
+    for name in RGB_ALPHA:
+        if name in supported and (deep or name not in DEEP_RGB_ALPHA):
+            return name
+    return None
+
+
 def encoder_pix_fmt(planes_fmt: str, enc: av.Codec) -> str:
     """The format the encoder is given: the planes' own where it takes them, else the best of
     :data:`CONVERTED_FORMATS` it takes (deep RGB only for deep planes)."""
@@ -882,14 +988,15 @@ _SWS_MATRIX = {"bt601": "itu601", "bt709": "itu709", "bt2020": "bt2020"}
 
 
 class FrameConverter:
-    """Y'CbCr 4:4:4 frames -> what an RGB or palette encoder takes. RGB through swscale with the
-    output's own matrix and range; a palette (GIF) built for each frame from its own colours
-    (FFmpeg's palettegen with stats_mode=single, then paletteuse), as one would with ffmpeg, rather
-    than swscale's fixed 3-3-2 colour cube (about 6x the error on photos)."""
+    """Y'CbCr 4:4:4 frames (with alpha, where it is kept) -> what an RGB or palette encoder takes.
+    RGB through swscale with the output's own matrix and range; a palette (GIF) built for each frame
+    from its own colours (FFmpeg's palettegen with stats_mode=single, then paletteuse), as one would
+    with ffmpeg, rather than swscale's fixed 3-3-2 colour cube (about 6x the error on photos)."""
 
     def __init__(self, spec: OutputSpec, target: str, time_base: Fraction) -> None:
         self.spec, self.target = spec, target
-        self.rgb = "rgb48le" if target in DEEP_RGB else "rgb24"
+        # a target with alpha is converted straight from the frame's Y'CbCr + alpha
+        self.rgb = target if target in RGB_ALPHA else "rgb48le" if target in DEEP_RGB else "rgb24"
         self.graph = None
         if target == "pal8":
             g = av.filter.Graph()
@@ -1101,9 +1208,6 @@ class MediaOutput:
         if opts.codec != "auto":
             check_encoder(opts.codec)  # an unknown or unusable encoder fails before any file exists
         self.warnings: list[str] = []
-        if getattr(source, "alpha_used", False):
-            self.warnings.append(f"the input's alpha channel ({info.pix_fmt}) is not kept: video output is "
-                                 f"opaque (a still image keeps it)")
         container_options = dict(container_options or {})
         start = source.container.start_time
         # a file starts at zero, as ffmpeg writes it: a broadcast capture's clock (an hour in, say)
@@ -1128,18 +1232,28 @@ class MediaOutput:
         try:
             enc = check_encoder(default_codec(self.container) if opts.codec == "auto" else opts.codec)
             opts = replace(opts, codec=enc.name)  # the encoder's own name: --codec h264 is libx264
-            pix_fmt = choose_pix_fmt(info, opts, enc, size=self.size)
+            alpha = getattr(source, "alpha_stored", False)
+            pix_fmt = choose_pix_fmt(info, opts, enc, size=self.size, alpha=alpha)
+            # the encoder's format with alpha, where the input has it and the encoder can keep it
+            self.alpha_pix_fmt = alpha_format(pix_fmt, enc) if alpha else None
+            source.want_alpha = self.alpha_pix_fmt is not None
+            if alpha and not self.alpha_pix_fmt and getattr(source, "alpha_used", False):
+                self.warnings.append(
+                    f"the input's alpha channel ({info.pix_fmt}) is not kept: the {enc.name} output is opaque "
+                    f"(VP9 in .webm, ffv1 in .mkv, prores_ks (ProRes 4444) or png in .mov keep it)")
             bits, sw, sh, forced_full = OUTPUT_FORMATS[pix_fmt]
             if opts.pix_fmt == "auto" and info.layout.bits > 8 and bits == 8:
                 self.warnings.append(
-                    f"the input has {info.layout.bits} bits per sample and {enc.name} here writes 8: "
+                    f"the input has {source_bits(info)} bits per sample and {enc.name} here writes 8: "
                     f"gradients may band (libx264, libx265 and libsvtav1 keep 10 bits, in .mkv or .mp4)")
             color = info.color
             if enc.name == "mpeg1video" and color.matrix != "bt601":  # MPEG-1 cannot say otherwise
                 color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
             full = color.full_range if forced_full is None else forced_full
             self.spec = OutputSpec(pix_fmt, *self.size, bits, sw, sh, color.matrix, full)
-            self.encode_pix_fmt = encoder_pix_fmt(pix_fmt, enc)
+            self.encode_pix_fmt = self.alpha_pix_fmt or encoder_pix_fmt(pix_fmt, enc)
+            # the frames vsr builds: the planes' format, with an alpha plane where alpha is kept
+            self._frame_fmt = with_alpha(pix_fmt) if self.alpha_pix_fmt else pix_fmt
             self._setup_video(info, opts, enc, color)
             self._covers: list[tuple[av.stream.Stream, bytes]] = []
             self._setup_passthrough()
@@ -1154,7 +1268,7 @@ class MediaOutput:
             self.container.close()
             raise
         self._convert = FrameConverter(self.spec, self.encode_pix_fmt, info.time_base) \
-            if self.encode_pix_fmt != self.spec.pix_fmt else None
+            if self.encode_pix_fmt != self._frame_fmt else None
         self.frames_written = 0
         self._last_pts: int | None = None
         self._pts_fixed = 0
@@ -1180,7 +1294,7 @@ class MediaOutput:
         sar = output_sar(info.sample_aspect_ratio, info.width, info.height, *self.size)
         if sar:
             cc.sample_aspect_ratio = sar
-        rgb = self.encode_pix_fmt != self.spec.pix_fmt  # converted to RGB/palette for the encoder
+        rgb = self.encode_pix_fmt != self._frame_fmt  # converted to RGB/palette for the encoder
         cc.colorspace = 0 if rgb else color.colorspace  # AVCOL_SPC_RGB
         cc.color_primaries = color.primaries
         cc.color_trc = color.trc
@@ -1337,11 +1451,15 @@ class MediaOutput:
     def mapped_streams(self) -> dict[int, av.stream.Stream]:
         return dict(self._map)
 
-    def write_frame(self, planes: tuple[np.ndarray, ...], pts: int | None, index: int) -> None:
-        """Encode one upscaled frame; ``planes`` match :attr:`spec` (uint8 or uint16)."""
+    def write_frame(self, planes: tuple[np.ndarray, ...], pts: int | None, index: int,
+                    alpha: np.ndarray | None = None) -> None:
+        """Encode one upscaled frame; ``planes`` match :attr:`spec` (uint8 or uint16); ``alpha``: the
+        input frame's (:attr:`DecodedFrame.alpha`), upscaled here where the output keeps it."""
         spec = self.spec
-        frame = av.VideoFrame(spec.width, spec.height, spec.pix_fmt)
+        frame = av.VideoFrame(spec.width, spec.height, self._frame_fmt)
         dtype = np.uint8 if spec.bits == 8 else np.uint16
+        if self.alpha_pix_fmt:
+            planes = (*planes, self._alpha_plane(alpha))
         for plane, data in zip(frame.planes, planes):
             itemsize = np.dtype(dtype).itemsize
             dst = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // itemsize)
@@ -1367,6 +1485,24 @@ class MediaOutput:
         except av.FFmpegError as e:
             raise EncoderError(f"encoding frame {index} failed: {_ffmpeg_reason(e)}") from None
         self.frames_written += 1
+
+    def _alpha_plane(self, alpha: np.ndarray | None) -> np.ndarray:
+        """The input's alpha at the output's size and depth: upscaled with bicubic (alpha is not
+        colour: a still image's goes the same way, as Real-ESRGAN's does); opaque where a frame
+        came without one."""
+        spec = self.spec
+        top = (1 << spec.bits) - 1
+        if alpha is None:
+            return np.full((spec.height, spec.width), top, np.uint8 if spec.bits == 8 else np.uint16)
+        deep = alpha.dtype == np.uint16
+        frame = av.VideoFrame.from_ndarray(alpha, format="gray16le" if deep else "gray")
+        if (frame.width, frame.height) != (spec.width, spec.height):
+            frame = frame.reformat(width=spec.width, height=spec.height, interpolation="BICUBIC")
+        a = frame.to_ndarray()
+        source_top = 65535 if deep else 255
+        if source_top != top:
+            a = (a.astype(np.uint32) * top + source_top // 2) // source_top
+        return a.astype(np.uint8 if spec.bits == 8 else np.uint16)
 
     def write_passthrough(self, item: Passthrough) -> None:
         out = self._map.get(item.stream_index)

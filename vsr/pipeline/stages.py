@@ -298,7 +298,8 @@ class EncodeStage(Stage):
             self.output.write_passthrough(item)
             return ()
         assert item.planes is not None
-        self.output.write_frame(item.planes, item.pts, item.index)
+        self.output.write_frame(item.planes, item.pts, item.index,
+                                item.decoded.alpha if item.decoded is not None else None)
         self.latencies.append(time.perf_counter() - item.t_start)
         item.planes = None
         item.decoded = None
