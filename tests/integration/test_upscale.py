@@ -870,6 +870,44 @@ def test_audio_a_muxer_refuses_at_its_header_is_re_encoded_not_fatal(codec, layo
     assert count_decodable(out) == 10
 
 
+def test_a_video_is_written_as_numbered_images_from_1_each_one_whole(tmp_path) -> None:
+    clip = write_clip(tmp_path / "smooth.mp4", smooth=True, audio=True)
+    frames_dir = tmp_path / "frames"
+    frames_dir.mkdir()
+    pattern = frames_dir / "f_%04d.png"
+    result = run_cli(str(clip), "-o", str(pattern), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "audio stream" in result.stderr  # the audio cannot go with them: said
+    names = sorted(p.name for p in frames_dir.iterdir())
+    assert names == [f"f_{i:04d}.png" for i in range(1, 13)]  # from 1, as ffmpeg numbers them
+    source = decode_all(clip)
+    first = read_image(frames_dir / "f_0001.png")
+    assert first.shape == (96, 128, 3)
+    assert psnr(first, reference_upscale(source["first_rgb"], 2)) > 35.0
+    # JPEG frames at the --crf quality (crf 18 -> q 2), not the encoder's default bitrate
+    result = run_cli(str(clip), "-o", str(frames_dir / "j_%03d.jpg"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert psnr(read_image(frames_dir / "j_001.jpg"), first) > 35.0
+    # existing frames are kept unless --overwrite; then frames past the new last one are named
+    result = run_cli(str(clip), "-o", str(pattern), "-m", "bicubic", "-q")
+    assert result.exit_code == 1 and "12 frames match it" in result.stderr and "--overwrite" in result.stderr
+    result = run_cli(str(clip), "-o", str(pattern), "-m", "bicubic", "-q", "-y", "--frames", "5")
+    assert result.exit_code == 0 and "7 older frames" in result.stderr and "f_0006.png" in result.stderr
+    # never the input's own frames, and nothing half-written is left behind
+    result = run_cli(str(pattern), "-o", str(pattern), "-m", "bicubic", "-q", "-y")
+    assert result.exit_code == 1 and "names the input's own frames" in result.stderr
+    assert not partials(frames_dir) and len(list(frames_dir.iterdir())) == 24
+    # a transparent video's frames keep their alpha in PNG
+    src = write_transparent(tmp_path / "t.mov", "qtrle", "argb", frames=2)
+    result = run_cli(str(src), "-o", str(tmp_path / "t_%d.png"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "alpha" not in result.stderr, result.stderr
+    alpha = read_image(tmp_path / "t_2.png", alpha=True)[..., 3]
+    assert alpha[:, :16].max() == 0 and alpha[:, -16:].min() == 255
+    # an image name without a number pattern says how to ask for one
+    result = run_cli(str(clip), "-o", str(tmp_path / "still.png"), "-q")
+    assert result.exit_code == 1 and "still_%04d.png" in result.stderr
+
+
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from types import SimpleNamespace
 
+import av
 import pytest
 
 from vsr.errors import ConfigError
-from vsr.io.media import EncodeOptions, crf_to_qscale, encoder_options
+from vsr.io.media import EncodeOptions, choose_pix_fmt, crf_to_qscale, encoder_options
 
 
 def opts(codec: str, **kw) -> EncodeOptions:
@@ -62,3 +64,13 @@ def test_values_an_encoder_does_not_take_are_one_clear_error(codec, kw, message)
     with pytest.raises(ConfigError) as e:
         encoder_options(opts(codec, **kw))
     assert message in str(e.value)
+
+
+def test_jpeg_planes_are_full_range_as_its_encoder_requires() -> None:
+    # FFmpeg's mjpeg encoder refuses limited-range 4:2:0 at open ("Invalid argument"): --codec mjpeg
+    # and .jpg frames failed before any frame was written
+    info = SimpleNamespace(width=64, height=48, layout=SimpleNamespace(bits=8))
+    mjpeg = av.Codec("mjpeg", "w")
+    assert choose_pix_fmt(info, EncodeOptions(codec="mjpeg"), mjpeg, 2) == "yuvj420p"
+    assert choose_pix_fmt(info, EncodeOptions(codec="mjpeg", pix_fmt="yuv444p"), mjpeg, 2) == "yuvj444p"
+    assert choose_pix_fmt(info, EncodeOptions(codec="libx264"), av.Codec("libx264", "w"), 2) == "yuv420p"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,35 @@ from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.icc import icc_space, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# an ffmpeg frame-number pattern in a file name: frame_%04d.png
+FRAME_NUMBER = re.compile(r"%(0?\d*)d")
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_sequence_pattern(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names numbered images (``frames/%04d.png``), as ffmpeg's image2 reads and
+    writes them."""
+    return is_image_path(path) and FRAME_NUMBER.search(Path(path).name) is not None
+
+
+def numbered_files(pattern: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """The existing files a frame-number pattern names, with their numbers, in number order."""
+    path = Path(pattern)
+    match = FRAME_NUMBER.search(path.name)
+    if match is None or not path.parent.is_dir():
+        return []
+    head, tail = path.name[: match.start()], path.name[match.end():]
+    width = match.group(1)
+    digits = rf"\d{{{int(width)}}}" if width.startswith("0") and width != "0" else r"\d+"
+    rx = re.compile(re.escape(head) + f"({digits})" + re.escape(tail) + "$")
+    return sorted((int(m.group(1)), p) for p in path.parent.iterdir() if (m := rx.match(p.name)))
+
+
+def image_codec(suffix: str) -> str:
+    """The encoder FFmpeg writes an image of this suffix with (.png: png, .jpg: mjpeg...)."""
+    return _FORMATS[suffix.lower()][0]
 
 
 def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:

@@ -42,7 +42,7 @@ from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
 from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
-from vsr.io.image import IMAGE_SUFFIXES, has_alpha
+from vsr.io.image import FRAME_NUMBER, IMAGE_SUFFIXES, has_alpha, image_codec, numbered_files
 
 log = logging.getLogger("vsr.io")
 
@@ -623,7 +623,6 @@ class MediaInput:
         self.close()
 
 
-_PATTERN = re.compile(r"%(0?\d*)d")
 
 
 def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
@@ -641,14 +640,9 @@ def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
         common = os.path.commonprefix(names)
         pattern = glob_escape(str(path) + os.sep + common) + "*" + glob_escape(names[0][-len(suffix):])
         return pattern, {"pattern_type": "glob"}
-    match = _PATTERN.search(path.name)
-    if path.exists() or match is None or not path.parent.is_dir():
+    if path.exists() or not FRAME_NUMBER.search(path.name):
         return None
-    head, tail = path.name[: match.start()], path.name[match.end():]
-    width = match.group(1)
-    digits = rf"\d{{{int(width)}}}" if width.startswith("0") and width != "0" else r"\d+"
-    rx = re.compile(re.escape(head) + f"({digits})" + re.escape(tail) + "$")
-    numbers = [int(m.group(1)) for p in path.parent.iterdir() if (m := rx.match(p.name))]
+    numbers = [n for n, _ in numbered_files(path)]
     if not numbers:
         return None
     return str(path), {"start_number": str(min(numbers))}
@@ -809,6 +803,8 @@ def default_codec(container: av.container.OutputContainer) -> str:
     H.264, else the container's own default video encoder (webm: VP9, gif: GIF, ivf: VP8, ...), as
     ffmpeg picks it."""
     fmt = container.format.name
+    if fmt == "image2":  # numbered images: the suffix says, as ffmpeg's image2 muxer reads it
+        return image_codec(Path(container.name).suffix)
     if "h264" in container.supported_codecs or fmt in H264_UNLISTED:
         return "libx264"
     name = container.default_video_codec
@@ -848,6 +844,10 @@ def check_encoder(codec: str) -> av.Codec:
     return enc
 
 
+# Encoders whose Y'CbCr is full range only (yuvj*)
+FULL_RANGE_ENCODERS = {"mjpeg"}
+
+
 def source_bits(info: VideoInfo) -> int:
     """Bits per sample of the input as decoded (12 for ProRes, where its planes are handed on in 16)."""
     try:
@@ -862,6 +862,10 @@ def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: i
     the input has transparency, so prefer a format the encoder also takes with alpha
     (:func:`alpha_format`), e.g. 4:4:4 10-bit for ProRes 4444."""
     plain = _choose_pix_fmt(info, opts, enc, scale, size)
+    if enc.name in FULL_RANGE_ENCODERS and f"yuvj{plain[3:]}" in OUTPUT_FORMATS:
+        # JPEG is full range: FFmpeg's encoder refuses limited-range 4:2:0 at open (Invalid argument)
+        # unless made unofficial, so as ffmpeg converts for it: the same planes, full range
+        plain = f"yuvj{plain[3:]}"
     if not alpha or opts.pix_fmt != "auto" or alpha_format(plain, enc):
         return plain
     supported = {f.name for f in (enc.video_formats or ())}

@@ -22,9 +22,9 @@ from vsr.config import PipelineConfig
 from vsr.engine.device import configure_threads, describe_device, resolve_device, tune_host_allocator
 from vsr.engine.engine import Engine
 from vsr.errors import ConfigError, Interrupted
-from vsr.io.atomic import AtomicOutput
+from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import is_image_path, read_picture, write_image
+from vsr.io.image import is_image_path, is_sequence_pattern, read_picture, write_image
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.ops.resize import resize_to
@@ -161,23 +161,27 @@ class UpscaleJob:
     def run(self, on_start: Callable[[int], None] | None = None,
             on_frame: Callable[[int], None] | None = None) -> UpscaleResult:
         """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
-        if is_image_path(self.input_path) and Path(self.input_path).exists():
+        sequence = is_sequence_pattern(self.output_path)  # numbered images: frames/%04d.png
+        if is_image_path(self.input_path) and Path(self.input_path).exists() and not sequence:
             if not is_image_path(self.output_path):
                 raise ConfigError(
                     f"input {self.input_path} is an image; give an image output (.png, .jpg, ...)"
                 )
             return self._run_image(on_start, on_frame)
-        if is_image_path(self.output_path):
-            raise ConfigError(f"output {self.output_path} is an image name but the input is a video")
+        if is_image_path(self.output_path) and not sequence:
+            stem, suffix = Path(self.output_path).stem, Path(self.output_path).suffix
+            raise ConfigError(f"output {self.output_path} is an image name but the input is a video "
+                              f"(for its frames as images, name them with a number pattern: {stem}_%04d{suffix})")
         media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads,
                            deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None)
         target = None
         try:
             self.config, size = plan_output(self.config, media.info.width, media.info.height)
             model, engine = build_engine(self.config)
-            target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
+            target = (AtomicSequence if sequence else AtomicOutput)(
+                self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
             output = MediaOutput(target.tmp, media, model.scale, encode_options(self.config),
-                                 name=str(self.output_path), size=size)
+                                 name=str(self.output_path), size=size, format="image2" if sequence else None)
             return self._run_video(media, output, target, model, engine, on_start, on_frame)
         except BaseException:
             if target is not None:
@@ -246,6 +250,9 @@ class UpscaleJob:
         log.info("stage busy (fraction of wall time): %s", ", ".join(
             f"{st.name} {st.busy_s / max(stats.wall_s, 1e-9):.0%}" for st in stats.stages))
         warnings = media.warnings() + output.warnings + [f"monitor: {a}" for a in self.monitor.alerts[:10]]
+        if isinstance(target, AtomicSequence) and target.stale:
+            warnings.append(f"{len(target.stale)} older frames past this run's last remain "
+                            f"({target.stale[0].name} ... {target.stale[-1].name})")
         lat = encode.latencies
         return UpscaleResult(
             self.input_path, self.output_path, frames, seconds, info.width, info.height,
