@@ -908,6 +908,47 @@ def test_a_video_is_written_as_numbered_images_from_1_each_one_whole(tmp_path) -
     assert result.exit_code == 1 and "still_%04d.png" in result.stderr
 
 
+@pytest.mark.parametrize("codec,suffix,pix_fmt,expected", [
+    ("dnxhd", ".mov", "yuv420p", ("yuv422p", "DNXHR HQ")),  # DNxHD's defaults take broadcast sizes only
+    ("dnxhd", ".mov", "yuv420p10le", ("yuv422p10le", "DNXHR HQX")),  # and 10 bits stay 10
+    ("mjpeg", ".avi", "yuv420p", ("yuvj420p", None)),  # JPEG is full range: limited failed at open
+])
+def test_edit_and_jpeg_encoders_open_for_any_source(codec, suffix, pix_fmt, expected, tmp_path) -> None:
+    src = write_clip(tmp_path / "in.mkv", width=128, height=64, frames=3, pix_fmt=pix_fmt, smooth=True)
+    out = tmp_path / f"out{suffix}"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q", "--codec", codec)
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.pix_fmt, cc.profile if expected[1] else None) == expected
+    assert psnr(decode_all(out)["first_rgb"], reference_upscale(decode_all(src)["first_rgb"], 2)) > 35.0
+
+
+def test_a_video_into_webp_is_an_animated_webp_with_its_transparency(tmp_path) -> None:
+    from PIL import Image  # FFmpeg cannot decode animated WebP; Pillow (libwebp) can
+
+    src = write_transparent(tmp_path / "t.webm", "libvpx-vp9", "yuva420p", frames=4)
+    result = run_cli(str(src), "-o", str(tmp_path / "t.webp"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "alpha" not in result.stderr, result.stderr
+    data = (tmp_path / "t.webp").read_bytes()
+    durations, at = [], 12  # RIFF chunks after the header; each ANMF frame says how long it shows
+    while at < len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        if data[at:at + 4] == b"ANMF":
+            durations.append(int.from_bytes(data[at + 20:at + 23], "little"))
+        at += 8 + size + (size & 1)
+    assert durations == [40] * 4  # ms: 25 fps
+    with Image.open(tmp_path / "t.webp") as im:
+        assert im.format == "WEBP" and im.n_frames == 4 and im.size == (128, 96)
+        for i in range(4):
+            im.seek(i)
+            rgba = np.asarray(im.convert("RGBA"))
+            assert rgba[:, :16, 3].max() == 0 and rgba[:, -16:, 3].min() == 255
+            expected = reference_upscale(np.ascontiguousarray(decode_rgba(src)[i][..., :3]), 2)
+            opaque = rgba[:, -40:, :3]  # lossy WebP: what shows, where it shows
+            assert psnr(opaque, expected[:, -40:]) > 28.0
+
+
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()

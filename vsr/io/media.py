@@ -37,7 +37,7 @@ from vsr.errors import (
     InvalidInputError,
     OutputError,
 )
-from vsr.io.color import CS_SMPTE170M, ColorInfo, resolve_color
+from vsr.io.color import CS_BT709, CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
@@ -911,7 +911,8 @@ def _choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: 
     usable = [f for f in OUTPUT_FORMATS if f in supported]
     if not usable:  # an RGB or palette encoder (gif, apng, ...): 4:4:4 planes, converted for it
         return "yuv444p10le" if info.layout.bits > 8 and supported & DEEP_RGB else "yuv444p"
-    return usable[0]
+    # the input's depth where the encoder has it (DNxHR: 10-bit 4:2:2 for a 10-bit source, not 8)
+    return min(usable, key=lambda f: (OUTPUT_FORMATS[f][0] > 8) != (info.layout.bits > 8))
 
 
 # What an encoder that takes none of OUTPUT_FORMATS gets, best first: RGB (16 bit where the source is
@@ -1253,6 +1254,8 @@ class MediaOutput:
             color = info.color
             if enc.name == "mpeg1video" and color.matrix != "bt601":  # MPEG-1 cannot say otherwise
                 color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
+            if enc.name == "dnxhd" and color.matrix != "bt709":  # VC-3 is BT.709: its decoder says so
+                color = replace(color, matrix="bt709", colorspace=CS_BT709)
             full = color.full_range if forced_full is None else forced_full
             self.spec = OutputSpec(pix_fmt, *self.size, bits, sw, sh, color.matrix, full)
             self.encode_pix_fmt = self.alpha_pix_fmt or encoder_pix_fmt(pix_fmt, enc)
@@ -1319,6 +1322,8 @@ class MediaOutput:
         if opts.low_latency or fmt == "avi":  # AVI stores no reordering: B-frames break its timestamps
             cc.max_b_frames = 0
         options = encoder_options(opts, info.rate, self.spec.width * self.spec.height)
+        if enc.name == "dnxhd":  # DNxHR, any frame size (from 256x120), not DNxHD's fixed formats
+            options.setdefault("profile", "dnxhr_hqx" if self.spec.bits > 8 else "dnxhr_hq")
         if enc.name == "libsvtav1":  # SVT-AV1 logs its whole configuration to stderr: errors only
             os.environ.setdefault("SVT_LOG", "1")
         if info.hdr is not None:  # HDR10 static metadata: written where the encoder can be told it

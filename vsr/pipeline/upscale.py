@@ -168,10 +168,13 @@ class UpscaleJob:
                     f"input {self.input_path} is an image; give an image output (.png, .jpg, ...)"
                 )
             return self._run_image(on_start, on_frame)
-        if is_image_path(self.output_path) and not sequence:
+        # a video into .webp is an animated WebP, as ffmpeg writes one (.gif and .apng are video names)
+        animation = Path(self.output_path).suffix.lower() == ".webp"
+        if is_image_path(self.output_path) and not sequence and not animation:
             stem, suffix = Path(self.output_path).stem, Path(self.output_path).suffix
             raise ConfigError(f"output {self.output_path} is an image name but the input is a video "
-                              f"(for its frames as images, name them with a number pattern: {stem}_%04d{suffix})")
+                              f"(for its frames as images, name them with a number pattern: {stem}_%04d{suffix}; "
+                              f".webp, .gif and .apng make an animation)")
         media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads,
                            deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None)
         target = None
