@@ -759,6 +759,22 @@ def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, tmp_path) -> None:
     assert not out.exists() and not partials(tmp_path)
 
 
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_numbered_images_written_so_far(long_clip, tmp_path) -> None:
+    p = vsr_process("upscale", str(long_clip), "-o", str(tmp_path / "f_%04d.png"), "-s", "4", "-q")
+    t0 = time.time()
+    while not any(len(list(d.iterdir())) >= 3 for d in partials(tmp_path)):  # frames are being written
+        assert p.poll() is None and time.time() - t0 < 60, p.communicate()
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "as numbered images" in err and "Traceback" not in err, err
+    names = sorted(f.name for f in tmp_path.iterdir() if f.suffix == ".png")
+    assert 3 <= len(names) < 300 and names == [f"f_{i:04d}.png" for i in range(1, len(names) + 1)]
+    assert read_image(tmp_path / names[-1]).shape == (768, 1024, 3)  # whole, the last one too
+    assert not partials(tmp_path)
+
+
 CONTAINERS = {
     # suffix: (input, codec written, pixel format decoded, audio codec written)
     ".webm": ("8bit", "vp9", "yuv420p", "opus"),  # AAC does not go in WebM: re-encoded, as ffmpeg does

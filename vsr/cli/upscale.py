@@ -19,6 +19,7 @@ from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted
 from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
+from vsr.io.image import is_sequence_pattern
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
 
@@ -251,6 +252,5 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         if result.monitor:
             click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.interrupted:
-        raise Interrupted(
-            f"interrupted: {result.output} holds the first {result.frames} frames (playable)"
-        )
+        kept = "as numbered images" if is_sequence_pattern(result.output) else "(playable)"
+        raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} frames {kept}")
