@@ -623,8 +623,6 @@ class MediaInput:
         self.close()
 
 
-
-
 def image_sequence(path: Path) -> tuple[str, dict[str, str]] | None:
     """The image2 demuxer's URL and options for an image sequence, or None where ``path`` is none:
     a folder of images (the most common image type in it, in name order, as Real-ESRGAN's video
@@ -876,6 +874,7 @@ def choose_pix_fmt(info: VideoInfo, opts: EncodeOptions, enc: av.Codec, scale: i
     for name in prefs:
         if odd and OUTPUT_FORMATS[name][1:3] != (0, 0):
             continue
+        # (an RGB encoder takes none of these planes as they are: they are converted for it)
         if (not supported or name in supported or not supported & set(OUTPUT_FORMATS)) and alpha_format(name, enc):
             return name
     return plain
