@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import (add_audio, combing, count_decodable, decode_all, decode_rgba, write_audio, write_clip,
-                   write_interlaced, write_size_change, write_transparent)
+from clips import (add_audio, combing, count_decodable, decode_all, decode_rgba, smooth_pattern, write_audio,
+                   write_clip, write_interlaced, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -938,6 +938,26 @@ def test_edit_and_jpeg_encoders_open_for_any_source(codec, suffix, pix_fmt, expe
         cc = c.streams.video[0].codec_context
         assert (cc.pix_fmt, cc.profile if expected[1] else None) == expected
     assert psnr(decode_all(out)["first_rgb"], reference_upscale(decode_all(src)["first_rgb"], 2)) > 35.0
+
+
+def test_a_transparent_gif_stays_transparent(tmp_path) -> None:
+    from PIL import Image  # writes a GIF sticker with a transparent half, as the web has them
+
+    frames = []
+    for i in range(4):
+        rgba = np.dstack([smooth_pattern(i, 64, 48), np.where(np.arange(64) < 32, 0, 255)[None].repeat(48, 0)])
+        frames.append(Image.fromarray(rgba.astype(np.uint8), "RGBA"))
+    src = tmp_path / "sticker.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0, disposal=2)
+    for out in ("out.gif", "out.webm"):  # a palette's transparent entry; VP9's alpha plane
+        result = run_cli(str(src), "-o", str(tmp_path / out), "-m", "bicubic", "-q")
+        assert result.exit_code == 0 and "alpha" not in result.stderr, result.stderr
+        before, after = decode_rgba(src), decode_rgba(tmp_path / out)
+        assert len(after) == 4
+        for a, b in zip(before, after):
+            assert b[:, :60, 3].max() == 0 and b[:, 68:, 3].min() == 255, out
+            colour = reference_upscale(np.ascontiguousarray(a[..., :3]), 2)
+            assert psnr(b[:, 72:, :3], colour[:, 72:]) > 30.0, out  # a 256-colour palette, where it shows
 
 
 def test_a_video_into_webp_is_an_animated_webp_with_its_transparency(tmp_path) -> None:

@@ -71,7 +71,8 @@ def test_each_encoder_is_given_the_format_that_keeps_alpha_or_none() -> None:
     assert alpha_format("yuv444p10le", enc("png")) == "rgba64be"  # deep planes keep a deep alpha
     assert alpha_format("yuv444p", enc("qtrle")) == "argb"
     assert alpha_format("yuv444p10le", enc("qtrle")) == "argb"  # its only alpha format
-    for name in ("libx264", "gif", "mpeg4", "libx265"):  # x265 lists yuva420p but cannot open it here
+    assert alpha_format("yuv444p", enc("gif")) == "pal8"  # with one transparent palette entry
+    for name in ("libx264", "mpeg4", "libx265"):  # x265 lists yuva420p but cannot open it here
         assert alpha_format("yuv420p", enc(name)) is None, name
 
 

@@ -955,6 +955,8 @@ def alpha_format(planes_fmt: str, enc: av.Codec) -> str | None:
     for name in RGB_ALPHA:
         if name in supported and (deep or name not in DEEP_RGB_ALPHA):
             return name
+    if enc.name == "gif":  # a palette with one transparent entry: see-through or not, as GIF is
+        return "pal8"
     return None
 
 
@@ -997,17 +999,21 @@ class FrameConverter:
     from its own colours (FFmpeg's palettegen with stats_mode=single, then paletteuse), as one would
     with ffmpeg, rather than swscale's fixed 3-3-2 colour cube (about 6x the error on photos)."""
 
-    def __init__(self, spec: OutputSpec, target: str, time_base: Fraction) -> None:
+    def __init__(self, spec: OutputSpec, target: str, time_base: Fraction, alpha: bool = False) -> None:
+        """``alpha``: the frames carry alpha for the target to keep (a palette's transparent entry
+        where the target is one: pixels under half opacity become see-through, as ffmpeg's paletteuse
+        decides)."""
         self.spec, self.target = spec, target
         # a target with alpha is converted straight from the frame's Y'CbCr + alpha
         self.rgb = target if target in RGB_ALPHA else "rgb48le" if target in DEEP_RGB else "rgb24"
         self.graph = None
         if target == "pal8":
+            self.rgb = "rgba" if alpha else "rgb24"
             g = av.filter.Graph()
             src = g.add_buffer(width=spec.width, height=spec.height, format=self.rgb, time_base=time_base)
             split = g.add("split")
-            palette = g.add("palettegen", "stats_mode=single:reserve_transparent=0")
-            use = g.add("paletteuse", "new=1")
+            palette = g.add("palettegen", f"stats_mode=single:reserve_transparent={int(alpha)}")
+            use = g.add("paletteuse", "new=1:alpha_threshold=128" if alpha else "new=1")
             sink = g.add("buffersink")
             src.link_to(split)
             split.link_to(palette, 0, 0)
@@ -1273,7 +1279,7 @@ class MediaOutput:
         except BaseException:
             self.container.close()
             raise
-        self._convert = FrameConverter(self.spec, self.encode_pix_fmt, info.time_base) \
+        self._convert = FrameConverter(self.spec, self.encode_pix_fmt, info.time_base, bool(self.alpha_pix_fmt)) \
             if self.encode_pix_fmt != self._frame_fmt else None
         self.frames_written = 0
         self._last_pts: int | None = None
