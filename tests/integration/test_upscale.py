@@ -985,6 +985,38 @@ def test_a_video_into_webp_is_an_animated_webp_with_its_transparency(tmp_path) -
             assert psnr(opaque, expected[:, -40:]) > 28.0
 
 
+def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sizes = {"a.png": (64, 48), "b.jpg": (40, 60), "c.png": (33, 17)}  # portrait, odd: not one video
+    for i, (name, (w, h)) in enumerate(sizes.items()):
+        rgb = np.stack([smooth_pattern(i, w, h)[..., c] for c in range(3)], -1)
+        write_image(photos / name, np.dstack([rgb, np.full((h, w), 128, np.uint8)]) if name == "c.png" else rgb)
+    (photos / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    result = run_cli(str(photos), "-o", f"{out}/", "-m", "bicubic", "-q")  # made, as Real-ESRGAN's -o
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(sizes)
+    for name, (w, h) in sizes.items():
+        got = read_image(out / name, alpha=name == "c.png")
+        assert got.shape[:2] == (2 * h, 2 * w), name
+        expected = reference_upscale(read_image(photos / name), 2)
+        assert psnr(got[..., :3], expected) > (30.0 if name == "b.jpg" else 35.0), name
+    assert np.abs(read_image(out / "c.png", alpha=True)[..., 3].astype(int) - 128).max() <= 1  # alpha kept
+    # existing images need --overwrite; never into the input folder
+    result = run_cli(str(photos), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 1 and "already has 3 of these images" in result.stderr
+    result = run_cli(str(photos), "-o", str(photos), "-m", "bicubic", "-q", "-y")
+    assert result.exit_code == 1 and "is the input folder" in result.stderr
+    # one broken image: named, exit 1, and every other image is still written
+    (photos / "broken.png").write_bytes(b"\x89PNG but nothing more")
+    result = run_cli(str(photos), "-o", f"{tmp_path / 'out2'}/", "-m", "bicubic", "-q")
+    assert result.exit_code == 1 and "1 of 4 images could not be upscaled" in result.stderr
+    assert "broken.png" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == sorted(sizes)
+    assert not partials(tmp_path / "out2")
+
+
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -140,6 +141,9 @@ PRECISION_HELP = ("auto: fp16 on CUDA, fp32 on the CPU; bf16: the network body i
 
 
 def summary(result: UpscaleResult) -> str:
+    if result.images:  # a folder of still images, each at its own size
+        return (f"vsr: {result.frames} image{'s' if result.frames != 1 else ''} in {result.seconds:.2f} s "
+                f"({result.model} on {result.device}) -> {result.output}")
     return (
         f"vsr: {result.frames} frame{'s' if result.frames != 1 else ''} "
         f"{result.width}x{result.height} -> {result.out_width}x{result.out_height} "
@@ -232,8 +236,10 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
     if output_path == "-":
         raise ConfigError("vsr upscale writes files (atomically, renamed when complete); to write to a pipe, "
                           "use vsr stream INPUT - (--format nut|mpegts|matroska)")
-    if Path(output_path).suffix == "":
-        raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png)")
+    folder_job = Path(input_path).is_dir() and (Path(output_path).is_dir() or output_path.endswith(("/", os.sep)))
+    if Path(output_path).suffix == "" and not folder_job:
+        hint = f"; or {output_path}/ for a folder of images" if Path(input_path).is_dir() else ""
+        raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png{hint})")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
     job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames,
                      monitor=monitor, monitor_file=monitor_file)
@@ -252,5 +258,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         if result.monitor:
             click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.interrupted:
+        if result.images:
+            raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} images")
         kept = "as numbered images" if is_sequence_pattern(result.output) else "(playable)"
         raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} frames {kept}")

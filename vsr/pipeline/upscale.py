@@ -8,6 +8,7 @@ reports frames, time and warnings. Still images take a short path through the sa
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -18,10 +19,10 @@ import numpy as np
 import torch
 
 from vsr.archs import SRModel, load_model, supported_scales
-from vsr.config import PipelineConfig
+from vsr.config import ModelConfig, PipelineConfig
 from vsr.engine.device import configure_threads, describe_device, resolve_device, tune_host_allocator
 from vsr.engine.engine import Engine
-from vsr.errors import ConfigError, Interrupted
+from vsr.errors import ConfigError, InputNotFoundError, Interrupted, InvalidInputError, OutputError
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
 from vsr.io.image import is_image_path, is_sequence_pattern, read_picture, write_image
@@ -59,6 +60,7 @@ class UpscaleResult:
     stats: RunStats | None = None
     latency_p50_ms: float | None = None
     monitor: dict | None = None  # MonitorStage.summary() when the monitor scored frames
+    images: bool = False  # a folder of still images, each at its own size (width... are the first's)
 
     @property
     def fps(self) -> float:
@@ -161,6 +163,9 @@ class UpscaleJob:
     def run(self, on_start: Callable[[int], None] | None = None,
             on_frame: Callable[[int], None] | None = None) -> UpscaleResult:
         """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
+        out = self.output_path
+        if Path(self.input_path).is_dir() and (Path(out).is_dir() or out.endswith(("/", os.sep))):
+            return self._run_folder(on_start, on_frame)
         sequence = is_sequence_pattern(self.output_path)  # numbered images: frames/%04d.png
         if is_image_path(self.input_path) and Path(self.input_path).exists() and not sequence:
             if not is_image_path(self.output_path):
@@ -268,14 +273,25 @@ class UpscaleJob:
     def _run_image(self, on_start, on_frame) -> UpscaleResult:
         if self.config.decode.fps:
             raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.input_path} is one image")
-        picture = read_picture(self.input_path)
+        if on_start is not None:
+            on_start(1)
+        result = self._upscale_image(Path(self.input_path), Path(self.output_path), {})
+        if on_frame is not None:
+            on_frame(1)
+        return result
+
+    def _upscale_image(self, src: Path, dst: Path,
+                       engines: dict[ModelConfig, tuple[SRModel, Engine]]) -> UpscaleResult:
+        """One still image into ``dst``; ``engines`` keeps the engines built so far (a folder's
+        images share them: one per model scale the sizes ask for)."""
+        picture = read_picture(src)
         h, w = picture.rgb.shape[:2]
-        self.config, (out_w, out_h) = plan_output(self.config, w, h)
-        model, engine = build_engine(self.config)
-        target = AtomicOutput(self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
+        config, (out_w, out_h) = plan_output(self.config, w, h)
+        if config.model not in engines:
+            engines[config.model] = build_engine(config)
+        model, engine = engines[config.model]
+        target = AtomicOutput(dst, overwrite=self.overwrite, inputs=(src,))
         try:
-            if on_start is not None:
-                on_start(1)
             t0 = time.perf_counter()
             x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None]
             y = resize_to(engine(x).float().clamp(0, 1).cpu(), out_h, out_w)[0].permute(1, 2, 0).numpy()
@@ -295,9 +311,58 @@ class UpscaleJob:
         except BaseException:
             target.discard()
             raise
-        if on_frame is not None:
-            on_frame(1)
         return UpscaleResult(
-            self.input_path, self.output_path, 1, seconds, w, h, out_w, out_h,
+            str(src), str(dst), 1, seconds, w, h, out_w, out_h,
             model.name, str(engine.device), warnings=lost,
+        )
+
+    def _run_folder(self, on_start, on_frame) -> UpscaleResult:
+        """Every image of a folder into another, each on its own at its own size, under its own name
+        (as Real-ESRGAN's inference script does with ``-i folder -o folder``); a video is made of a
+        folder only where the output is a video name or a frame-number pattern. An image that cannot
+        be read is named at the end (exit 1); the others are written."""
+        src, dst = Path(self.input_path), Path(self.output_path)
+        if self.config.decode.fps:
+            raise ConfigError("--fps sets the frame rate of an image sequence; a folder into a folder is "
+                              "a batch of still images")
+        images = sorted(p for p in src.iterdir() if p.is_file() and is_image_path(p))
+        if not images:
+            raise InvalidInputError(f"input is a directory with no images in it: {src}")
+        if dst.exists() and dst.resolve() == src.resolve():
+            raise OutputError(f"output folder {dst} is the input folder; choose another")
+        if not dst.exists():
+            if not dst.parent.is_dir():
+                raise OutputError(f"output directory does not exist: {dst.parent}")
+            dst.mkdir()
+        existing = [p.name for p in images if (dst / p.name).exists()]
+        if existing and not self.overwrite:
+            raise OutputError(f"output folder {dst} already has {len(existing)} of these images, from "
+                              f"{existing[0]} (use --overwrite to replace them)")
+        if on_start is not None:
+            on_start(len(images))
+        engines: dict[ModelConfig, tuple[SRModel, Engine]] = {}
+        done: list[UpscaleResult] = []
+        failed: list[str] = []
+        t0 = time.perf_counter()
+        for image in images:
+            if self._stop_requested or self._abort_requested:
+                break
+            try:
+                done.append(self._upscale_image(image, dst / image.name, engines))
+            except (InvalidInputError, InputNotFoundError) as e:
+                failed.append(f"{image.name}: {e}")
+                continue
+            if on_frame is not None:
+                on_frame(len(done))
+        if failed:
+            raise InvalidInputError(f"{len(failed)} of {len(images)} images could not be upscaled (the other "
+                                    f"{len(done)} are in {dst}); {failed[0]}")
+        first = done[0] if done else None
+        warnings = [f"{Path(r.input).name}: {w}" for r in done for w in r.warnings]
+        return UpscaleResult(
+            str(src), str(dst), len(done), time.perf_counter() - t0,
+            first.width if first else 0, first.height if first else 0,
+            first.out_width if first else 0, first.out_height if first else 0,
+            first.model if first else "", first.device if first else "",
+            interrupted=len(done) < len(images), warnings=warnings, images=True,
         )
