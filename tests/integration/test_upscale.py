@@ -869,6 +869,24 @@ def test_pcm_audio_into_mp4_is_re_encoded_whole_not_lost(tmp_path) -> None:
     assert run_cli(str(src), "-o", str(ts), "-m", "bicubic", "-q").exit_code == 0
     with av.open(str(ts)) as c:
         assert [(s.type, s.codec_context.name) for s in c.streams] == [("video", "h264"), ("audio", "mp2")]
+    mxf = tmp_path / "out.mxf"  # MXF's PCM is 48 kHz only: its header refused 44.1 kHz (the run failed)
+    result = run_cli(str(src), "-o", str(mxf), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    with av.open(str(mxf)) as c:
+        assert [(s.codec_context.name, s.codec_context.sample_rate) for s in c.streams.audio] == [("pcm_s16le", 48000)]
+    assert decode_all(mxf)["frames"] == 25
+
+
+def test_a_source_half_a_frame_off_the_grid_keeps_each_frame_on_its_own_tick(tmp_path) -> None:
+    # MPEG-PS (DVD, broadcast captures) starts about half a second in, often half a frame off the
+    # grid; MPEG-1/2 count time in frames, and rounding half to even put every other frame onto the
+    # previous one's tick (then nudged, with a warning on an ordinary file)
+    src = write_clip(tmp_path / "ps.mkv", pts=[20 + 40 * i for i in range(12)], time_base=Fraction(1, 1000))
+    out = tmp_path / "out.mpg"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "nudged" not in result.stderr, result.stderr
+    pts = decode_all(out)["video_pts"]
+    assert len(pts) == 12 and len({b - a for a, b in zip(pts, pts[1:])}) == 1  # evenly spaced, none doubled
 
 
 @pytest.mark.parametrize("codec,layout_fmt", [("flac", "s16"), ("libopus", "flt")])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import math
 import os
 import re
 import threading
@@ -1094,6 +1095,9 @@ class AudioTranscoder:
 
     NAMED = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
     KEEP_LAYOUT = ("aac", "libopus", "opus", "ac3", "eac3", "flac", "libvorbis", "pcm_s16le", "pcm_s24le")
+    # Containers that take only some rates where the codec takes any (MXF's PCM is 48 kHz: its header
+    # refused 44.1 kHz, "Operation not permitted")
+    CONTAINER_RATES = {"mxf": (48000,), "mxf_d10": (48000,), "mxf_opatom": (48000,)}
 
     def __init__(self, container: av.container.OutputContainer, source: av.stream.Stream) -> None:
         fmt = container.format.name
@@ -1103,7 +1107,7 @@ class AudioTranscoder:
         enc = av.Codec(name, "w")
         dec = source.codec_context
         rate = dec.sample_rate or 48000
-        rates = list(enc.audio_rates or ())
+        rates = list(enc.audio_rates or ()) or list(self.CONTAINER_RATES.get(fmt, ()))
         if rates and rate not in rates:
             rate = min(rates, key=lambda r: (abs(r - rate), -r))
         channels = dec.layout.nb_channels if dec.layout else 0
@@ -1483,7 +1487,9 @@ class MediaOutput:
             rate = self.source.info.rate or Fraction(25)
             pts = int(round(index / (rate * time_base)))
         if self._encoder_tb is not None:
-            pts, time_base = int(round(pts * time_base / self._encoder_tb)), self._encoder_tb
+            # half up: a source half a frame off the grid (MPEG-PS starts at 0.54 s, say) would
+            # otherwise round to even, two frames onto one tick, every other frame
+            pts, time_base = math.floor(pts * time_base / self._encoder_tb + Fraction(1, 2)), self._encoder_tb
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
             self._pts_fixed += 1
