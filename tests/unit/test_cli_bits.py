@@ -29,6 +29,11 @@ def test_progress_shows_frames_fps_and_eta_on_a_terminal_only() -> None:
     q.start(10)
     q.update(10)
     assert pipe.getvalue() == ""  # not a terminal: no progress noise in logs
+    photos = FakeTTY()  # a folder of images counts images
+    r = Progress(enabled=True, stream=photos, unit="images")
+    r.start(3)
+    r.update(3)
+    assert "3/3 images" in photos.getvalue() and "images/s" in photos.getvalue()
 
 
 def test_atomic_output_commits_discards_and_refuses(tmp_path) -> None:

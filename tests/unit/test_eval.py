@@ -61,6 +61,7 @@ def test_eval_table_and_json(eval_root: Path, tmp_path: Path) -> None:
     rows = lambda m: [ln for ln in lines if re.match(rf"^\S*\s+{m}\s+\d+\.\d+", ln)]  # noqa: E731
     assert len(rows("bicubic")) == 2 and len(rows("lanczos")) == 2
     doc = json.loads(out_json.read_text())
+    assert doc["commit"] and doc["date"] and doc["command"]
     scores = doc["datasets"]["SetB"]
     assert set(scores) == {str(weights), "bicubic", "lanczos"}
     # independent check of the nearest model's PSNR-Y on SetB's one image (38x41 -> crop 38x40)
@@ -129,3 +130,50 @@ def test_eval_on_compressed_lr_matches_an_independent_h264_roundtrip(eval_root: 
     # compression at crf 40 costs fidelity against the clean LR's result
     clean = float(re.search(r"bicubic\s+(\d+\.\d+)", plain.output).group(1))
     assert got < clean - 0.3
+
+
+def test_temporal_psnr_scores_flicker_not_a_steady_error() -> None:
+    from vsr.metrics.fidelity import temporal_psnr_y
+
+    g = torch.Generator().manual_seed(0)
+    hr = [torch.rand(1, 3, 24, 24, generator=g) * 0.5 + 0.25 for _ in range(2)]
+    steady = [h + 0.05 for h in hr]  # wrong by the same amount in both frames: no flicker
+    assert float(temporal_psnr_y(steady[0], steady[1], hr[0], hr[1])[0]) > 100  # (float rounding only)
+    noise = [h + 0.02 * torch.randn(1, 3, 24, 24, generator=g) for h in hr]  # a new error each frame
+    frozen = [hr[0], hr[0]]  # the motion is lost
+    flicker = float(temporal_psnr_y(noise[0], noise[1], hr[0], hr[1])[0])
+    assert 20 < flicker < 60
+    # the closed form: PSNR of the change of the error, on the luma
+    from vsr.metrics.fidelity import rgb_to_y
+
+    e = (rgb_to_y(noise[1].double()) - rgb_to_y(hr[1].double())) - (rgb_to_y(noise[0].double()) - rgb_to_y(hr[0].double()))
+    assert abs(flicker - float(10 * torch.log10(255.0**2 / e.pow(2).mean()))) < 1e-9
+    assert float(temporal_psnr_y(frozen[0], frozen[1], hr[0], hr[1])[0]) < flicker
+
+
+def test_eval_temporal_scores_consecutive_frames_and_ranks_a_flickering_method_lower(tmp_path: Path) -> None:
+    from vsr.metrics.benchmark import evaluate
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for t in range(4):  # a pattern panning one pixel per frame
+        write_image(seq / f"{t:08d}.png", _pattern(40, 48 + 8, 1)[:, t:t + 48])
+
+    class Flicker(torch.nn.Module):  # bilinear, plus a new error every frame
+        def __init__(self) -> None:
+            super().__init__()
+            self.g = torch.Generator().manual_seed(1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            return y + 0.03 * torch.randn(y.shape, generator=self.g)
+
+    class Steady(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+    datasets = find_datasets([seq])
+    scores = evaluate({"steady": Steady(), "flicker": Flicker()}, datasets, 2, torch.device("cpu"), lpips=False,
+                      temporal=True)["seq"]
+    assert scores["steady"].tpsnr_y > scores["flicker"].tpsnr_y + 3
+    assert evaluate({"steady": Steady()}, datasets, 2, torch.device("cpu"), lpips=False)["seq"]["steady"].tpsnr_y is None

@@ -29,12 +29,16 @@ import click
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
 @click.option("--lr-crf", type=click.IntRange(0, 51), default=None,
               help="Also H.264-compress the LR (libx264 at this crf), as a video upscaler sees its input.")
+@click.option("--temporal", is_flag=True,
+              help="Each dataset's images (in name order) are consecutive frames of a video (Vid4): also "
+                   "score the change from frame to frame (tPSNR-Y: flicker and lost motion lower it).")
 def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...], baselines: bool, scale: int, json_path: str | None, device: str,
-            precision: str, lpips: bool, max_images: int, threads: int, lr_crf: int | None) -> None:
+            precision: str, lpips: bool, max_images: int, threads: int, lr_crf: int | None, temporal: bool) -> None:
     """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
     import torch
 
     from vsr.archs import load_model
+    from vsr.bench.suite import git_commit
     from vsr.metrics.benchmark import evaluate, find_datasets, format_table, to_json
     from vsr.train.loop import resolve_device
 
@@ -55,7 +59,8 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             methods[other] = load_model(other, scale).module
     datasets = find_datasets(data_dirs)
     results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images,
-                       progress=lambda line: click.echo(f"vsr: {line}", err=True), lr_crf=lr_crf)
+                       progress=lambda line: click.echo(f"vsr: {line}", err=True), lr_crf=lr_crf,
+                       temporal=temporal)
     lr_how = "bicubic antialiased downscale" + (f", then H.264 (libx264 crf {lr_crf})" if lr_crf is not None else "")
     click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = {lr_how}")
     click.echo(format_table(results))
@@ -67,10 +72,13 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             "dtype": str(dtype).removeprefix("torch."),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "commit": git_commit(),
             "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit"
                         + (f" + H.264 (libx264 crf {lr_crf}, ultrafast, 2nd frame of a 2-frame clip)"
                            if lr_crf is not None else "")
-                        + "; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale",
+                        + "; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale"
+                        + ("; tPSNR-Y: PSNR of Y(sr_t)-Y(sr_t-1) against Y(hr_t)-Y(hr_t-1), consecutive frames "
+                           "in name order, crop=scale" if temporal else ""),
             "lr_crf": lr_crf,
             "datasets": to_json(results),
         }

@@ -30,8 +30,11 @@ CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here
 class Progress:
     """A one-line progress display on a terminal: frames, fps, ETA. Silent when not a TTY."""
 
-    def __init__(self, enabled: bool, stream=sys.stderr, status: Callable[[], str] | None = None) -> None:
+    def __init__(self, enabled: bool, stream=sys.stderr, status: Callable[[], str] | None = None,
+                 unit: str = "frames") -> None:
         self.enabled = enabled and stream.isatty()
+        self.unit = unit  # what is counted: frames, or a folder's images
+        self.rate = "fps" if unit == "frames" else f"{unit}/s"
         self.status = status
         self.stream = stream
         self.total = 0
@@ -55,10 +58,10 @@ class Progress:
             frac = min(done / self.total, 1.0)
             bar = "#" * int(frac * 24)
             eta = (self.total - done) / fps if fps > 0 and done < self.total else 0.0
-            text = (f"\r[{bar:<24}] {done}/{self.total} frames  {fps:6.2f} fps  "
+            text = (f"\r[{bar:<24}] {done}/{self.total} {self.unit}  {fps:6.2f} {self.rate}  "
                     f"ETA {int(eta // 60):02d}:{int(eta % 60):02d} ")
         else:
-            text = f"\r{done} frames  {fps:6.2f} fps "
+            text = f"\r{done} {self.unit}  {fps:6.2f} {self.rate} "
         extra = self.status() if self.status is not None else ""
         if extra:
             text += f" | {extra} "
@@ -244,7 +247,8 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
     job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames,
                      monitor=monitor, monitor_file=monitor_file)
     progress = Progress(enabled=not quiet,
-                        status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None)
+                        status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None,
+                        unit="images" if folder_job else "frames")
     restore = install_signal_handlers(job)
     try:
         result = job.run(on_start=progress.start, on_frame=progress.update)

@@ -19,14 +19,15 @@ from torch import nn
 
 from vsr.errors import InputNotFoundError, InvalidInputError
 from vsr.io.image import IMAGE_SUFFIXES, read_image
-from vsr.metrics.fidelity import psnr_y, quantize, ssim_y
+from vsr.metrics.fidelity import psnr_y, quantize, ssim_y, temporal_psnr_y
 from vsr.metrics.stlpips import STLPIPS
 from vsr.ops.resize import imresize_down, modcrop
 
 
 @dataclass
 class MethodScore:
-    """Means over a dataset's images; ``seconds``: total forward time (synchronised)."""
+    """Means over a dataset's images; ``seconds``: total forward time (synchronised); ``tpsnr_y``:
+    with ``temporal``, the mean :func:`temporal_psnr_y` over consecutive frame pairs."""
 
     psnr_y: float
     ssim_y: float
@@ -34,6 +35,7 @@ class MethodScore:
     images: int
     seconds: float
     out_mpx_per_s: float
+    tpsnr_y: float | None = None
 
 
 def _images_in(d: Path) -> list[Path]:
@@ -80,13 +82,15 @@ def evaluate(
     max_images: int = 0,
     progress: Callable[[str], None] | None = None,
     lr_crf: int | None = None,
+    temporal: bool = False,
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
     ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16 or bf16,
     networks that have the engine's mixed form (``PlainSR.mixed``) run in it, on fp32 input; with
     bf16 the others (the classic scalers) run in fp32, as bf16 is offered for the mixed form only. ``lr_crf``: the LR is
     also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
-    upscaler sees its input."""
+    upscaler sees its input. ``temporal``: each dataset's images, in name order, are consecutive
+    frames of one video (Vid4), and the change from frame to frame is scored too (``tpsnr_y``)."""
     metric = STLPIPS("alex").to(device) if lpips else None
     from vsr.archs import set_precision
 
@@ -99,7 +103,10 @@ def evaluate(
     for name, paths in datasets.items():
         paths = paths[:max_images] if max_images else paths
         started = time.perf_counter()
-        sums = {m: {"psnr": 0.0, "ssim": 0.0, "lpips": 0.0, "sec": 0.0, "px": 0.0} for m in methods}
+        sums = {m: {"psnr": 0.0, "ssim": 0.0, "lpips": 0.0, "sec": 0.0, "px": 0.0, "tpsnr": 0.0} for m in methods}
+        prev_hr: torch.Tensor | None = None  # with temporal: the last frame, and each method's output for it
+        prev_sr: dict[str, torch.Tensor] = {}
+        pairs = 0
         for path in paths:
             hr = load_hr(path, scale)
             lr = quantize(imresize_down(hr, scale))
@@ -109,6 +116,8 @@ def evaluate(
                 lr = h264_roundtrip(lr[0], lr_crf)[None]
             lr_dev = {dt: lr.to(device=device, dtype=dt) for dt in set(in_dtype.values())}
             hr_dev = hr.to(device)
+            paired = temporal and prev_hr is not None and prev_hr.shape == hr_dev.shape
+            pairs += paired
             for mname, module in methods.items():
                 with torch.no_grad():
                     _sync(device)
@@ -125,13 +134,18 @@ def evaluate(
                         s["lpips"] += float(metric(sr[..., c:-c, c:-c], hr_dev[..., c:-c, c:-c])[0])
                     s["sec"] += dt
                     s["px"] += sr.shape[-1] * sr.shape[-2]
+                    if paired:
+                        s["tpsnr"] += float(temporal_psnr_y(prev_sr[mname], sr, prev_hr, hr_dev, crop=scale)[0])
+                    if temporal:
+                        prev_sr[mname] = sr
+            prev_hr = hr_dev if temporal else None
         n = len(paths)
         if progress:
             progress(f"{name}: {n} images done in {time.perf_counter() - started:.0f} s")
         results[name] = {
             m: MethodScore(
                 s["psnr"] / n, s["ssim"] / n, s["lpips"] / n if metric is not None else None, n, s["sec"],
-                s["px"] / 1e6 / max(s["sec"], 1e-9),
+                s["px"] / 1e6 / max(s["sec"], 1e-9), s["tpsnr"] / pairs if pairs else None,
             )
             for m, s in sums.items()
         }
@@ -141,14 +155,17 @@ def evaluate(
 def format_table(results: dict[str, dict[str, MethodScore]]) -> str:
     """Fixed-width table: one row per dataset and method."""
     width = max(len(m) for r in results.values() for m in r)
-    head = f"{'dataset':<10} {'method':<{width}} {'PSNR-Y':>7} {'SSIM-Y':>7} {'ST-LPIPS':>8} {'ms/img':>8} {'out Mpx/s':>9}"
+    temporal = any(r.tpsnr_y is not None for rows in results.values() for r in rows.values())
+    head = (f"{'dataset':<10} {'method':<{width}} {'PSNR-Y':>7} {'SSIM-Y':>7} {'ST-LPIPS':>8}"
+            + (f" {'tPSNR-Y':>7}" if temporal else "") + f" {'ms/img':>8} {'out Mpx/s':>9}")
     lines = [head, "-" * len(head)]
     for name, rows in results.items():
         for i, (m, r) in enumerate(rows.items()):
             lp = f"{r.stlpips:8.4f}" if r.stlpips is not None else f"{'-':>8}"
+            tp = (f" {r.tpsnr_y:7.2f}" if r.tpsnr_y is not None else f" {'-':>7}") if temporal else ""
             ms = 1000 * r.seconds / max(r.images, 1)
             lines.append(
-                f"{name if i == 0 else '':<10} {m:<{width}} {r.psnr_y:7.2f} {r.ssim_y:7.4f} {lp} {ms:8.1f} {r.out_mpx_per_s:9.2f}"
+                f"{name if i == 0 else '':<10} {m:<{width}} {r.psnr_y:7.2f} {r.ssim_y:7.4f} {lp}{tp} {ms:8.1f} {r.out_mpx_per_s:9.2f}"
             )
     return "\n".join(lines)
 

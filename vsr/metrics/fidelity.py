@@ -45,6 +45,18 @@ def psnr_y(sr: torch.Tensor, hr: torch.Tensor, crop: int = 0) -> torch.Tensor:
     return 10.0 * torch.log10(255.0**2 / mse)
 
 
+def temporal_psnr_y(sr_prev: torch.Tensor, sr: torch.Tensor, hr_prev: torch.Tensor, hr: torch.Tensor,
+                    crop: int = 0) -> torch.Tensor:
+    """PSNR (dB) of the luma's change from one frame to the next against the truth's change, per
+    image: ``(N,)`` f64, all four ``(N,3,H,W)`` RGB [0,1]. It is the PSNR of ``e(t) - e(t-1)``, the
+    change of the error: flicker (change the truth does not have) and motion smoothed away both
+    lower it, while an error that stays put from frame to frame does not. Identical changes give inf."""
+    a, b = _prepare(sr, hr, crop)
+    a_prev, b_prev = _prepare(sr_prev, hr_prev, crop)
+    mse = ((a - a_prev) - (b - b_prev)).pow(2).mean(dim=(1, 2, 3))
+    return 10.0 * torch.log10(255.0**2 / mse)
+
+
 def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> torch.Tensor:
     t = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-(t**2) / (2 * sigma**2))
