@@ -1001,6 +1001,9 @@ def test_a_video_into_webp_is_an_animated_webp_with_its_transparency(tmp_path) -
             expected = reference_upscale(np.ascontiguousarray(decode_rgba(src)[i][..., :3]), 2)
             opaque = rgba[:, -40:, :3]  # lossy WebP: what shows, where it shows
             assert psnr(opaque, expected[:, -40:]) > 28.0
+    for out in ("again.webp", "again.mp4"):  # FFmpeg cannot read one back: said in one line
+        result = run_cli(str(tmp_path / "t.webp"), "-o", str(tmp_path / out), "-q")
+        assert result.exit_code == 1 and "is an animated WebP, which FFmpeg cannot decode" in result.stderr
 
 
 def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path) -> None:

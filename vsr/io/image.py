@@ -45,6 +45,23 @@ def image_codec(suffix: str) -> str:
     return _FORMATS[suffix.lower()][0]
 
 
+def is_animated_webp(path: Path) -> bool:
+    """A WebP whose extended header says it is an animation (VP8X with the animation flag)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(21)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
+
+
+def undecodable(path: Path, e: BaseException) -> InvalidInputError:
+    if is_animated_webp(path):  # FFmpeg's WebP decoder reads still images only
+        return InvalidInputError(f"{path} is an animated WebP, which FFmpeg cannot decode (vsr writes them; "
+                                 f"to upscale one, convert it to .gif, .webm or frames first)")
+    return InvalidInputError(f"cannot decode image {path}: {e}")
+
+
 def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:
     """Decode an image file to ``(H,W,3)`` uint8 RGB, or ``(H,W,4)`` RGBA when ``alpha`` is True."""
     path = Path(path)
@@ -56,7 +73,7 @@ def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:
                 raise InvalidInputError(f"not an image: {path} has no picture in it")
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as e:
-        raise InvalidInputError(f"cannot decode image {path}: {e}") from None
+        raise undecodable(path, e) from None
     return frame.to_ndarray(format="rgba" if alpha else "rgb24")
 
 
@@ -94,7 +111,7 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         target = ("rgba64le" if alpha else "rgb48le") if deep else ("rgba" if alpha else "rgb24")
         array = frame.to_ndarray(format=target).astype(np.float32) / (65535.0 if deep else 255.0)
     except (av.FFmpegError, StopIteration) as e:
-        raise InvalidInputError(f"cannot decode image {path}: {e}") from None
+        raise undecodable(path, e) from None
     # EXIF orientation arrives as the frame's display rotation (degrees counter-clockwise)
     turns = round((frame.rotation or 0) / 90) % 4
     if turns:

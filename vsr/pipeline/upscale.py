@@ -25,7 +25,8 @@ from vsr.engine.engine import Engine
 from vsr.errors import ConfigError, InputNotFoundError, Interrupted, InvalidInputError, OutputError
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import is_image_path, is_sequence_pattern, read_picture, write_image
+from vsr.io.image import (is_animated_webp, is_image_path, is_sequence_pattern, read_picture, undecodable,
+                          write_image)
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.ops.resize import resize_to
@@ -168,6 +169,8 @@ class UpscaleJob:
             return self._run_folder(on_start, on_frame)
         sequence = is_sequence_pattern(self.output_path)  # numbered images: frames/%04d.png
         if is_image_path(self.input_path) and Path(self.input_path).exists() and not sequence:
+            if is_animated_webp(Path(self.input_path)):
+                raise undecodable(Path(self.input_path), ValueError("animated"))
             if not is_image_path(self.output_path):
                 raise ConfigError(
                     f"input {self.input_path} is an image; give an image output (.png, .jpg, ...)"
