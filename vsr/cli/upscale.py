@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -22,7 +21,7 @@ from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.io.image import is_sequence_pattern
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
-from vsr.pipeline.upscale import UpscaleJob, UpscaleResult
+from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, is_folder_job
 
 CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
 
@@ -239,7 +238,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
     if output_path == "-":
         raise ConfigError("vsr upscale writes files (atomically, renamed when complete); to write to a pipe, "
                           "use vsr stream INPUT - (--format nut|mpegts|matroska)")
-    folder_job = Path(input_path).is_dir() and (Path(output_path).is_dir() or output_path.endswith(("/", os.sep)))
+    folder_job = is_folder_job(input_path, output_path)
     if Path(output_path).suffix == "" and not folder_job:
         hint = f"; or {output_path}/ for a folder of images" if Path(input_path).is_dir() else ""
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png{hint})")

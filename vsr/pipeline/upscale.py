@@ -68,6 +68,12 @@ class UpscaleResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def is_folder_job(input_path: str, output_path: str) -> bool:
+    """A folder into a folder (an existing one, or a name ending in ``/``): a batch of still images,
+    each on its own (:meth:`UpscaleJob._run_folder`), not the frames of one video."""
+    return Path(input_path).is_dir() and (Path(output_path).is_dir() or output_path.endswith(("/", os.sep)))
+
+
 def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
     """Model + device + engine, decided once and logged."""
     mc = config.model
@@ -164,8 +170,7 @@ class UpscaleJob:
     def run(self, on_start: Callable[[int], None] | None = None,
             on_frame: Callable[[int], None] | None = None) -> UpscaleResult:
         """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
-        out = self.output_path
-        if Path(self.input_path).is_dir() and (Path(out).is_dir() or out.endswith(("/", os.sep))):
+        if is_folder_job(self.input_path, self.output_path):
             return self._run_folder(on_start, on_frame)
         sequence = is_sequence_pattern(self.output_path)  # numbered images: frames/%04d.png
         if is_image_path(self.input_path) and Path(self.input_path).exists() and not sequence:
