@@ -177,3 +177,36 @@ def test_eval_temporal_scores_consecutive_frames_and_ranks_a_flickering_method_l
                       temporal=True)["seq"]
     assert scores["steady"].tpsnr_y > scores["flicker"].tpsnr_y + 3
     assert evaluate({"steady": Steady()}, datasets, 2, torch.device("cpu"), lpips=False)["seq"]["steady"].tpsnr_y is None
+
+
+def _stability_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_stability", Path(__file__).parents[2] / "benchmarks" / "eval_stability.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_stability_benchmark_compares_outputs_where_the_two_frames_show_the_same_place(tmp_path: Path) -> None:
+    mod = _stability_module()
+    hr = torch.from_numpy(_pattern(64, 72, 1)).permute(2, 0, 1)[None].float() / 255
+    for shift in mod.SHIFTS_HR:
+        a, b = mod.shifted_pair(hr, shift)
+        assert a.shape == b.shape and a.shape[-1] % 8 == 0 and not torch.equal(a, b)
+        oa, ob = mod.overlap(a, b, shift, margin=3)
+        assert oa.shape == ob.shape and oa.numel() > 0 and torch.equal(oa, ob)  # the same place of the picture
+    data = tmp_path / "set" / "imgs"
+    data.mkdir(parents=True)
+    for i in range(2):
+        write_image(data / f"{i}.png", _pattern(56, 64, i))
+    out = tmp_path / "stability.json"
+    assert mod.main(["-s", "2", "-m", "compact-x2-fast", "--data", str(tmp_path / "set"), "--threads", "1",
+                     "--json", str(out)]) == 0
+    assert torch.is_grad_enabled()  # the benchmark leaves the caller's grad mode alone
+    doc = json.loads(out.read_text())
+    rows = doc["datasets"]["imgs"]
+    assert set(rows) == {"compact-x2-fast", "bicubic", "lanczos"} and doc["commit"] and doc["scale"] == 2
+    for r in rows.values():
+        # sub-pixel phases change every method's output a little, none beyond recognition
+        assert r["pairs"] == 2 * len(mod.SHIFTS_HR) and 20 < r["spsnr_y"] < 80 and 0 < r["disagreement"] < 0.05

@@ -57,3 +57,36 @@ def test_gan_loss_and_discriminators() -> None:
         # the generator's adversarial loss is lower for the real-looking image once D has learned
         with torch.no_grad():
             assert gan_loss(disc(hr), True) < gan_loss(disc(fake), True)
+
+
+def test_shift_consistency_loss_is_zero_only_for_outputs_that_move_with_the_picture() -> None:
+    from vsr.train.losses import ShiftConsistencyLoss
+
+    pic = _hr()[0]  # (3,48,48): the "world"; two frames are 32x32 views of it
+    shifts = torch.tensor([[3, -5], [0, 0], [-7, 2]])
+
+    def views(world: torch.Tensor) -> torch.Tensor:
+        first, second = [], []
+        for dy, dx in shifts.tolist():
+            ya, xa = 8, 8
+            first.append(world[:, ya : ya + 32, xa : xa + 32])
+            second.append(world[:, ya + dy : ya + dy + 32, xa + dx : xa + dx + 32])
+        return torch.stack(first + second)
+
+    loss = ShiftConsistencyLoss(margin=0)
+    assert float(loss(views(pic), shifts)) == 0.0  # detail that moves with the picture: steady
+    g = torch.Generator().manual_seed(0)
+    flicker = views(pic) + 0.05 * torch.randn(6, 3, 32, 32, generator=g)  # detail drawn anew for each frame
+    assert float(loss(flicker, shifts)) > 0.03
+    wrong_way = views(pic)
+    wrong_way[3:] = views(pic)[3:].roll((1, 1), dims=(2, 3))  # the second frames one pixel off
+    assert float(loss(wrong_way, shifts)) > 0.01
+    # the margin leaves crop edges out: a difference confined to them does not count
+    edged = views(pic)
+    edged[3:, :, :2] += 0.5
+    assert float(loss(edged, shifts)) > 0 and float(ShiftConsistencyLoss(margin=2)(edged, shifts)) == 0.0
+    x = flicker.clone().requires_grad_(True)
+    loss(x, shifts).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pairs"):
+        loss(flicker[:5], shifts)

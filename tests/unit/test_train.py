@@ -57,6 +57,10 @@ def test_train_config_errors() -> None:
         load_train_config("x2-teacher", ["loss.distill_weight=1.0"])
     with pytest.raises(ConfigError, match="available"):
         load_train_config("no-such-config")
+    with pytest.raises(ConfigError, match="even"):
+        load_train_config("x2-fast-fidelity", ["loss.temporal_weight=1", "data.batch=5"])
+    with pytest.raises(ConfigError, match="temporal_margin"):
+        load_train_config("x2-fast-fidelity", ["loss.temporal_weight=1", "loss.temporal_margin=40"])
 
 
 def test_imresize_matches_matlab_taps_and_keeps_constants() -> None:
@@ -79,6 +83,25 @@ def test_data_crops(image_dir: Path) -> None:
     a = data.sample(5, torch.Generator().manual_seed(1))
     b = data.sample(5, torch.Generator().manual_seed(1))
     assert a.shape == (5, 3, 32, 32) and a.dtype == torch.uint8 and torch.equal(a, b)
+
+
+def test_pairs_are_two_views_of_one_picture_moved_by_their_shift(image_dir: Path) -> None:
+    data = HRImageSet(find_images([image_dir]), crop=32)
+    hr, shifts = data.sample_pairs(6, 8, torch.Generator().manual_seed(2))
+    again, shifts2 = data.sample_pairs(6, 8, torch.Generator().manual_seed(2))
+    assert hr.shape == (12, 3, 32, 32) and hr.dtype == torch.uint8 and shifts.shape == (6, 2)
+    assert torch.equal(hr, again) and torch.equal(shifts, shifts2)  # seeded
+    assert shifts.abs().max() <= 8 and (shifts != 0).any()
+    for i, (dy, dx) in enumerate(shifts.tolist()):
+        first, second = hr[i].int(), hr[6 + i].int()
+        ys, xs = slice(max(0, -dy), 32 - max(0, dy)), slice(max(0, -dx), 32 - max(0, dx))
+        yd, xd = slice(ys.start + dy, ys.stop + dy), slice(xs.start + dx, xs.stop + dx)
+        assert torch.equal(second[:, ys, xs], first[:, yd, xd])
+        if (dy, dx) != (0, 0):
+            assert not torch.equal(first, second)
+    small = HRImageSet(find_images([image_dir]), crop=72)  # 72x88 images: no room to move vertically
+    _, tight = small.sample_pairs(4, 8, torch.Generator().manual_seed(0))
+    assert (tight == 0).all()
 
 
 def test_degradations(image_dir: Path) -> None:
@@ -155,6 +178,39 @@ def test_training_loss_goes_down(image_dir: Path, tmp_path: Path) -> None:
                   f"--set=run.dir=\"{tmp_path / 'run'}\""])
     losses = [float(m) for m in re.findall(r"loss ([0-9.]+)", out)]
     assert len(losses) == 4 and losses[-1] < losses[0]
+
+
+def test_temporal_loss_trains_on_pairs_and_makes_outputs_steadier(image_dir: Path, tmp_path: Path) -> None:
+    """With only the temporal term the network is pushed to give the same output for a picture
+    whatever its sub-pixel phase and codec noise; its pairs' disagreement goes down as it trains."""
+    from vsr.train.loop import Trainer, _degraded_pairs
+    from vsr.train.losses import ShiftConsistencyLoss
+    from vsr.train.degrade import make_degradation
+
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    cfg = load_train_config("x2-fast-fidelity", [
+        f'model="{preset}"', "loss.distill_weight=0", "loss.hfp_weight=0", "loss.pixel_weight=0.1",
+        "loss.temporal_weight=1", "loss.temporal_shift=5", "loss.temporal_margin=2", "data.batch=4",
+        "data.patch=16", "run.log_every=10", "optim.warmup=0", "optim.lr=3e-3", "optim.steps=40",
+        'degradation.kind="video"', "degradation.video_prob=1", f'run.dir="{tmp_path / "run"}"'])
+    trainer = Trainer(cfg, progress=lambda _: None)
+    data = HRImageSet(find_images([image_dir]), crop=32)
+    hr, lr, target, shifts = _degraded_pairs(data, make_degradation(2, cfg.degradation), 4, 5,
+                                             torch.Generator().manual_seed(7))
+    assert target is None and hr.shape == (4, 3, 32, 32) and lr.shape == (4, 3, 16, 16)
+    measure = ShiftConsistencyLoss(4)
+
+    def disagreement() -> float:
+        with torch.no_grad():
+            return float(measure(trainer.model(lr), shifts))
+
+    before = disagreement()
+    result = trainer.run([str(image_dir)], fresh=True)
+    assert "temporal" in result.losses and result.step == 40
+    assert disagreement() < before
+    with pytest.raises(ValueError, match="pairs"):
+        trainer.train_step(hr, lr)  # a plain batch has no shifts
 
 
 def test_perceptual_run_from_fidelity_init(image_dir: Path, tmp_path: Path) -> None:

@@ -52,6 +52,12 @@ class LossConfig:
     gan_weight: float = 0.0
     discriminator: str = "unet"  # unet | patch
     gan_start: int = 0  # step at which the adversarial term starts
+    # temporal stability from stills: batches become pairs of crops moved by up to temporal_shift HR
+    # pixels, degraded independently; their outputs must agree where they overlap (ShiftConsistencyLoss).
+    # A distillation teacher then runs every step (teacher_once precomputes single crops only)
+    temporal_weight: float = 0.0
+    temporal_shift: int = 8  # HR pixels a side
+    temporal_margin: int = 4  # LR pixels at each crop edge left out of the comparison
 
 
 @dataclass(frozen=True)
@@ -125,9 +131,15 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{key}: expected [min, max], got {list(rng)}")
     if cfg.loss.distill_weight > 0 and not cfg.loss.teacher:
         raise ConfigError("loss.distill_weight > 0 needs loss.teacher (a teacher weight file)")
-    weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight)
+    weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight,
+               cfg.loss.temporal_weight)
     if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
         raise ConfigError(f"loss weights must be >= 0 and at least one > 0, got {weights}")
+    if cfg.loss.temporal_weight > 0:
+        if cfg.data.batch % 2:
+            raise ConfigError(f"loss.temporal_weight > 0 trains on pairs of crops: data.batch must be even, got {cfg.data.batch}")
+        if cfg.loss.temporal_shift < 1 or cfg.loss.temporal_margin < 0 or 2 * cfg.loss.temporal_margin >= cfg.data.patch:
+            raise ConfigError("loss.temporal_shift must be >= 1 and loss.temporal_margin in 0..data.patch/2")
     if cfg.data.patch < 8 or cfg.data.batch < 1 or cfg.optim.steps < 1 or cfg.data.workers < 1:
         raise ConfigError("data.patch must be >= 8, data.batch, data.workers and optim.steps >= 1")
 

@@ -76,6 +76,30 @@ class HRImageSet:
             out[i] = _augment(patch, torch.randint(2, (3,), generator=gen).tolist())
         return out
 
+    def sample_pairs(self, pairs: int, max_shift: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two views of each of ``pairs`` random places, as two frames of a moving picture: crops of
+        one image whose origins differ by a random ``(dy, dx)`` of at most ``max_shift`` HR pixels a
+        side (less where the image is too small), flipped/transposed alike.
+
+        Returns ``hr (2*pairs,3,crop,crop)`` uint8, the first views then the second ones, and
+        ``shifts (pairs,2)`` int64 such that ``second[i][:, y, x] == first[i][:, y + dy, x + dx]``.
+        """
+        c = self.crop
+        out = torch.empty(2 * pairs, 3, c, c, dtype=torch.uint8)
+        shifts = torch.empty(pairs, 2, dtype=torch.int64)
+        for i in range(pairs):
+            img = self.images[int(torch.randint(len(self.images), (1,), generator=gen))]
+            h, w = img.shape[1:]
+            m = max(0, min(max_shift, h - c, w - c))
+            y = int(torch.randint(h - c - m + 1, (1,), generator=gen))
+            x = int(torch.randint(w - c - m + 1, (1,), generator=gen))
+            region = _augment(img[:, y : y + c + m, x : x + c + m], torch.randint(2, (3,), generator=gen).tolist())
+            ya, xa, yb, xb = (int(v) for v in torch.randint(m + 1, (4,), generator=gen))
+            out[i] = region[:, ya : ya + c, xa : xa + c]
+            out[pairs + i] = region[:, yb : yb + c, xb : xb + c]
+            shifts[i] = torch.tensor([yb - ya, xb - xa])
+        return out, shifts
+
 
 class TeacherTargets:
     """Aligned random crops of ``(HR, LR, teacher output)`` with the teacher run once per image.

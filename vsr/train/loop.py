@@ -30,7 +30,8 @@ from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError,
 from vsr.train.config import TrainConfig
 from vsr.train.data import HRImageSet, TeacherTargets, find_images
 from vsr.train.degrade import make_degradation
-from vsr.train.losses import CharbonnierLoss, HighFreqLoss, L1Loss, STLPIPSLoss, gan_loss, make_discriminator
+from vsr.train.losses import (CharbonnierLoss, HighFreqLoss, L1Loss, ShiftConsistencyLoss, STLPIPSLoss, gan_loss,
+                              make_discriminator)
 
 log = logging.getLogger("vsr.train")
 
@@ -69,6 +70,15 @@ def _degraded_batch(data: HRImageSet, degrade: Callable, batch: int, gen: torch.
     """``(hr, lr)`` f32 [0,1]: random HR crops and their degradation."""
     hr = data.sample(batch, gen)
     return hr.float().div(255), degrade(hr, gen)
+
+
+def _degraded_pairs(data: HRImageSet, degrade: Callable, batch: int, max_shift: int,
+                    gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, None, torch.Tensor]:
+    """``(hr, lr, None, shifts)``: ``batch // 2`` pairs of moved crops (:meth:`HRImageSet.sample_pairs`),
+    each crop degraded on its own (a random degradation draws its noise anew for each, as a codec does
+    for each frame)."""
+    hr, shifts = data.sample_pairs(batch // 2, max_shift, gen)
+    return hr.float().div(255), degrade(hr, gen), None, shifts
 
 
 class _Batches:
@@ -133,6 +143,9 @@ class Trainer:
             self.terms["hfp"] = (loss.hfp_weight, HighFreqLoss(loss.hfp_method, loss.hfp_levels))
         if loss.stlpips_weight > 0:
             self.terms["stlpips"] = (loss.stlpips_weight, STLPIPSLoss(loss.stlpips_net).to(self.device))
+        self.temporal: ShiftConsistencyLoss | None = None
+        if loss.temporal_weight > 0:
+            self.temporal = ShiftConsistencyLoss(loss.temporal_margin * self.scale)
         self.teacher: nn.Module | None = None
         if loss.distill_weight > 0:
             from vsr.archs import load_model
@@ -227,9 +240,11 @@ class Trainer:
 
     # --- training --------------------------------------------------------------------------------
 
-    def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, float]:
+    def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor, target: torch.Tensor | None = None,
+                   shifts: torch.Tensor | None = None) -> dict[str, float]:
         """One optimisation step on ``hr (N,3,sH,sW)`` / ``lr (N,3,H,W)`` f32 [0,1] batches; ``target``:
-        the teacher's output for ``lr`` when it was computed beforehand (else the teacher runs here)."""
+        the teacher's output for ``lr`` when it was computed beforehand (else the teacher runs here);
+        ``shifts``: with the temporal loss, the batch is pairs of moved crops (:func:`_degraded_pairs`)."""
         cfg = self.cfg
         for group in self.optim.param_groups:
             group["lr"] = lr_at(self.step, cfg)
@@ -240,6 +255,10 @@ class Trainer:
             parts: dict[str, torch.Tensor] = {}
             for name, (w, fn) in self.terms.items():
                 parts[name] = w * fn(sr, hr)
+            if self.temporal is not None:
+                if shifts is None:
+                    raise ValueError("the temporal loss needs the batch as pairs of moved crops, with their shifts")
+                parts["temporal"] = cfg.loss.temporal_weight * self.temporal(sr, shifts)
             if self.teacher is not None:
                 if target is None:
                     with torch.no_grad():
@@ -294,7 +313,9 @@ class Trainer:
             f"{len(data)} images, device {self.device}{' amp' if self.amp else ''}, steps {self.step}->{cfg.optim.steps}"
         )
         degrade = make_degradation(self.scale, cfg.degradation)
-        if self.teacher is not None and cfg.loss.teacher_once and cfg.degradation.kind == "bicubic":
+        if self.temporal is not None:
+            draw = partial(_degraded_pairs, data, degrade, cfg.data.batch, cfg.loss.temporal_shift)
+        elif self.teacher is not None and cfg.loss.teacher_once and cfg.degradation.kind == "bicubic":
             t0 = time.monotonic()
             targets = TeacherTargets(data, self.scale, degrade, self.teacher, self.device)
             self.progress(f"ran the teacher once over the {len(targets)} training images ({time.monotonic() - t0:.0f} s)")

@@ -55,6 +55,43 @@ class STLPIPSLoss(nn.Module):
             return self.metric(sr.float(), hr.float()).mean()
 
 
+class ShiftConsistencyLoss(nn.Module):
+    """Temporal stability from still images: the output for two frames of one picture moved by
+    ``shifts`` must agree where they overlap (``L1`` between the first output at ``(y+dy, x+dx)``
+    and the second at ``(y, x)``).
+
+    ``sr`` holds the first frames' outputs then the second ones' (``(2P,3,H,W)``, as
+    :meth:`vsr.train.data.HRImageSet.sample_pairs` draws them); ``shifts (P,2)`` are in output
+    pixels. Their HR crops agree exactly there, so this is the warped error-consistency of video
+    training with a known motion: detail invented anew for each sub-pixel phase of the input, or
+    for each realisation of its codec noise, is what a video shows as shimmer. ``margin`` output
+    pixels at each crop edge are left out (the network sees padding there, not picture).
+    """
+
+    def __init__(self, margin: int = 0) -> None:
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, sr: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+        pairs = shifts.shape[0]
+        if sr.shape[0] != 2 * pairs:
+            raise ValueError(f"{sr.shape[0]} outputs for {pairs} pairs")
+        h, w = sr.shape[-2:]
+        m = self.margin
+        terms = []
+        for i, (dy, dx) in enumerate(shifts.tolist()):
+            y0, y1 = max(m, m + dy), min(h - m, h - m + dy)  # rows of the first view seen by both, inside the margins
+            x0, x1 = max(m, m + dx), min(w - m, w - m + dx)
+            if y1 <= y0 or x1 <= x0:
+                continue
+            a = sr[i, :, y0:y1, x0:x1]
+            b = sr[pairs + i, :, y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+            terms.append((a.float() - b.float()).abs().mean())
+        if not terms:
+            return sr.sum() * 0.0
+        return torch.stack(terms).mean()
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: strided spectral-norm convs. ``(N,3,H,W)`` [0,1] -> ``(N,1,H/8,W/8)`` logits."""
 
@@ -118,6 +155,7 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 
 __all__ = [
-    "CharbonnierLoss", "HighFreqLoss", "L1Loss", "PatchDiscriminator", "STLPIPSLoss", "UNetDiscriminator",
+    "CharbonnierLoss", "HighFreqLoss", "L1Loss", "PatchDiscriminator", "STLPIPSLoss", "ShiftConsistencyLoss",
+    "UNetDiscriminator",
     "gan_loss", "make_discriminator",
 ]
