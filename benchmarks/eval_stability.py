@@ -45,14 +45,6 @@ def shifted_pair(hr: torch.Tensor, shift: tuple[int, int]) -> tuple[torch.Tensor
     return hr[..., :h, :w], hr[..., dy : dy + h, dx : dx + w]
 
 
-def overlap(a: torch.Tensor, b: torch.Tensor, shift: tuple[int, int], margin: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The parts of outputs ``a`` and ``b`` that show the same place, ``margin`` pixels in from each crop edge."""
-    dy, dx = shift
-    h, w = a.shape[-2:]
-    return (a[..., margin + dy : h - margin, margin + dx : w - margin],
-            b[..., margin : h - margin - dy, margin : w - margin - dx])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-m", "--model", action="append", required=True, help="a model (repeatable); bicubic and lanczos are added")
@@ -71,8 +63,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     from vsr.archs import load_model
     from vsr.bench.suite import git_commit
     from vsr.metrics.benchmark import find_datasets, load_hr
-    from vsr.metrics.fidelity import psnr_y, quantize
+    from vsr.metrics.fidelity import quantize, rgb_to_y
     from vsr.train.degrade import BicubicDegradation, h264_roundtrip
+    from vsr.train.losses import shifted_overlap
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -97,10 +90,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
                     frames.append(lr)
                 for n, net in nets.items():
                     a, b = (quantize(net(lr).clamp(0, 1)) for lr in frames)
-                    oa, ob = overlap(a, b, shift, margin)
+                    # b shows the picture moved by the shift: a[..., y + dy, x + dx] == b[..., y, x] in the truth
+                    oa, ob = shifted_overlap(a, b, *shift, margin)
                     sums[n]["l1"] += float((oa - ob).abs().mean())
-                    mse = float(10 ** (-psnr_y(oa, ob) / 10))  # back from PSNR to the Y MSE (of 1.0 = 255^2)
-                    sums[n]["mse"] += mse
+                    sums[n]["mse"] += float((rgb_to_y(oa.double()) - rgb_to_y(ob.double())).pow(2).mean()) / 255**2
                 count += 1
         results[dname] = {
             n: {"spsnr_y": (10 * math.log10(count / v["mse"]) if v["mse"] > 0 else math.inf),

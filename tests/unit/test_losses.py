@@ -90,3 +90,8 @@ def test_shift_consistency_loss_is_zero_only_for_outputs_that_move_with_the_pict
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="pairs"):
         loss(flicker[:5], shifts)
+    from vsr.train.losses import shifted_overlap
+
+    for dy, dx in ((40, 0), (0, -40), (20, 20)):  # views that do not overlap inside the margins: nothing to compare
+        a, b = shifted_overlap(pic[:, :32, :32], pic[:, :32, :32], dy, dx, margin=8)
+        assert a.numel() == 0 and b.numel() == 0

@@ -55,10 +55,21 @@ class STLPIPSLoss(nn.Module):
             return self.metric(sr.float(), hr.float()).mean()
 
 
+def shifted_overlap(first: torch.Tensor, second: torch.Tensor, dy: int, dx: int,
+                    margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The parts of two views ``(...,H,W)`` that show the same place, where the second view is the
+    first moved by ``(dy, dx)`` (``second[..., y, x] == first[..., y + dy, x + dx]``), leaving out
+    ``margin`` pixels at each edge of both views. Either part is empty when they do not overlap."""
+    h, w = first.shape[-2:]
+    y0, y1 = max(margin, margin + dy), min(h - margin, h - margin + dy)  # rows of the first view in both
+    x0, x1 = max(margin, margin + dx), min(w - margin, w - margin + dx)
+    y1, x1 = max(y0, y1), max(x0, x1)
+    return first[..., y0:y1, x0:x1], second[..., y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+
+
 class ShiftConsistencyLoss(nn.Module):
     """Temporal stability from still images: the output for two frames of one picture moved by
-    ``shifts`` must agree where they overlap (``L1`` between the first output at ``(y+dy, x+dx)``
-    and the second at ``(y, x)``).
+    ``shifts`` must agree where they overlap (:func:`shifted_overlap`; L1).
 
     ``sr`` holds the first frames' outputs then the second ones' (``(2P,3,H,W)``, as
     :meth:`vsr.train.data.HRImageSet.sample_pairs` draws them); ``shifts (P,2)`` are in output
@@ -76,17 +87,11 @@ class ShiftConsistencyLoss(nn.Module):
         pairs = shifts.shape[0]
         if sr.shape[0] != 2 * pairs:
             raise ValueError(f"{sr.shape[0]} outputs for {pairs} pairs")
-        h, w = sr.shape[-2:]
-        m = self.margin
         terms = []
         for i, (dy, dx) in enumerate(shifts.tolist()):
-            y0, y1 = max(m, m + dy), min(h - m, h - m + dy)  # rows of the first view seen by both, inside the margins
-            x0, x1 = max(m, m + dx), min(w - m, w - m + dx)
-            if y1 <= y0 or x1 <= x0:
-                continue
-            a = sr[i, :, y0:y1, x0:x1]
-            b = sr[pairs + i, :, y0 - dy : y1 - dy, x0 - dx : x1 - dx]
-            terms.append((a.float() - b.float()).abs().mean())
+            a, b = shifted_overlap(sr[i], sr[pairs + i], dy, dx, self.margin)
+            if a.numel():
+                terms.append((a.float() - b.float()).abs().mean())
         if not terms:
             return sr.sum() * 0.0
         return torch.stack(terms).mean()
@@ -156,6 +161,6 @@ def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 __all__ = [
     "CharbonnierLoss", "HighFreqLoss", "L1Loss", "PatchDiscriminator", "STLPIPSLoss", "ShiftConsistencyLoss",
-    "UNetDiscriminator",
+    "UNetDiscriminator", "shifted_overlap",
     "gan_loss", "make_discriminator",
 ]
