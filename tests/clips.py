@@ -348,3 +348,71 @@ def write_hdr10(path: Path, frames: int = 4, width: int = 64, height: int = 48) 
         cc.options = {"preset": "ultrafast", "x265-params": "log-level=error:" + HDR10_X265}
         encode_pictures(out, v, (smooth_pattern(i, width, height) for i in range(frames)))
     return path
+
+
+def caption_bytes(index: int) -> bytes:
+    """The cc_data of picture ``index``: two CEA-608 field-1 pairs (odd parity, as a caption
+    encoder writes them) spelling a different pair of letters per picture, then a DTVCC triplet."""
+    def odd(c: int) -> int:
+        return c | (0x80 if bin(c).count("1") % 2 == 0 else 0)
+
+    first, second = 0x41 + index % 26, 0x61 + index % 26
+    return bytes((0xFC, odd(first), odd(second), 0xFC, odd(0x20), odd(0x21), 0xFE, index & 0xFF, 0x00))
+
+
+def mpeg2_with_captions(data: bytes, cc_data: bytes) -> bytes:
+    """An MPEG-2 picture with A/53 caption user data (``user_data_start_code``, "GA94", cc_data)
+    before its first slice, where an ATSC encoder puts it."""
+    user_data = b"\x00\x00\x01\xb2GA94\x03" + bytes((0x40 | len(cc_data) // 3, 0xFF)) + cc_data + b"\xff"
+    i = data.find(b"\x00\x00\x01")
+    while not 0x01 <= data[i + 3] <= 0xAF:  # slice start codes
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return data[:i] + user_data + data[i:]
+
+
+def write_captioned(path: Path, *, codec: str = "libx264", frames: int = 8, width: int = 64, height: int = 48,
+                    interlaced: bool = False, captions=caption_bytes) -> Path:
+    """A clip whose pictures carry closed captions as a broadcast's do (A/53: an SEI per H.264/HEVC
+    access unit, user data per MPEG-2 picture; ``captions(index)`` for each picture); with
+    B-frames, so decode order differs."""
+    from vsr.io.captions import with_captions
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=25)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        if codec == "mpeg2video":
+            v.codec_context.max_b_frames = 2
+            add = mpeg2_with_captions
+        else:
+            family = "hevc" if codec == "libx265" else "h264"
+            options = {"preset": "ultrafast", "bframes": "2"} if codec == "libx264" else \
+                {"preset": "ultrafast", "x265-params": "log-level=error:bframes=2"}
+            if interlaced:  # x264's PAFF: top field first, every frame coded as two fields
+                options["x264-params"] = "interlaced=1:tff=1"
+            v.codec_context.options = options
+
+            def add(data: bytes, cc_data: bytes) -> bytes:
+                return with_captions(family, data, cc_data)
+
+        def mux(packets) -> None:
+            for p in packets:
+                q = av.Packet(add(bytes(p), captions(p.pts)))
+                q.stream, q.time_base, q.pts, q.dts = p.stream, p.time_base, p.pts, p.dts
+                q.is_keyframe = p.is_keyframe
+                out.mux(q)
+
+        source = interlaced_picture if interlaced else pattern
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(source(i, width, height), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            mux(v.encode(frame))
+        mux(v.encode(None))
+    return path
+
+
+def decoded_captions(path: Path) -> list[bytes | None]:
+    """The closed caption bytes of each decoded picture, in display order."""
+    from vsr.io.captions import read_captions
+
+    with av.open(str(path)) as c:
+        return [read_captions(f) for f in c.decode(video=0)]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from clips import combing, decode_all, write_clip, write_interlaced
+from clips import caption_bytes, combing, decode_all, decoded_captions, write_captioned, write_clip, write_interlaced
 from streaming import PacedSender, Receiver, free_port, latencies, read_stamp
 from vsr.config import PipelineConfig, load
 from vsr.engine.engine import Engine
@@ -172,6 +172,33 @@ def test_an_interlaced_stream_is_deinterlaced_before_upscaling(mode, tmp_path) -
     with av.open(str(out)) as c:
         combs = [combing(f.to_ndarray(format="rgb24")[::2]) for f in c.decode(video=0)]
     assert combs and ((max(combs) < 5) if mode == "auto" else (min(combs) > 30)), combs
+
+
+def test_a_live_feeds_closed_captions_are_kept(tmp_path) -> None:
+    src = write_captioned(tmp_path / "feed.ts", frames=12)
+    out = tmp_path / "out.ts"
+    proc = vsr_stream(str(src), str(out), "-m", "bicubic", "-q", "--queue-size", "16")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    got = decoded_captions(out)
+    # the live policy may drop frames; every frame that came through has its own picture's captions
+    assert len(got) >= 6 and all(c in {caption_bytes(i) for i in range(12)} for c in got)
+    indices = [c[7] for c in got]  # caption_bytes(i) carries i
+    assert indices == sorted(set(indices))
+
+
+def test_captions_of_frames_dropped_by_a_slow_engine_go_out_with_the_next_frame(tmp_path) -> None:
+    src = write_captioned(tmp_path / "feed.ts", frames=40)
+    out = tmp_path / "out.ts"
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    engine = SlowEngine(load_model("bicubic", 2), torch.device("cpu"))
+    result = StreamJob(str(src), str(out), config, LiveOptions(stats_interval=60, realtime=True, queue_size=1),
+                       engine=engine).run()
+    assert result.dropped > 10  # 25 fps in, ~8 fps out
+    got = decoded_captions(out)
+    assert len(got) == result.frames_out and all(got)
+    # not a letter lost: the caption bytes written, in order, are every input frame's
+    assert b"".join(got) == b"".join(caption_bytes(i) for i in range(40))
 
 
 @pytest.mark.parametrize("args,size", [((), (128, 96)), (("--outscale", "1.5"), (96, 72)), (("-s", "3"), (192, 144)),

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import (add_audio, combing, count_decodable, decode_all, decode_rgba, smooth_pattern, write_audio,
-                   write_clip, write_interlaced, write_size_change, write_transparent)
+from clips import (add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba, decoded_captions,
+                   smooth_pattern, write_audio, write_captioned, write_clip, write_interlaced, write_size_change,
+                   write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -1109,6 +1110,37 @@ def test_interlaced_video_is_deinterlaced_before_upscaling_unless_told_not_to(tm
     comb_off = np.mean([combing(f[::2]) for f in outputs["off"]])  # every other line: the input's lines
     comb_auto = np.mean([combing(f[::2]) for f in outputs["auto"]])
     assert comb_off > 30 and comb_auto < 0.1 * comb_off, (comb_off, comb_auto)
+
+
+@pytest.mark.parametrize("source, target, args", [
+    ("libx264", "out.mp4", ()),                          # B-frames: access units come in decode order
+    ("libx264", "out.ts", ("-s", "4")),                  # a broadcast capture, as MPEG-TS
+    ("libx265", "out.mkv", ("--codec", "libx265")),      # HEVC in, HEVC out
+    ("interlaced", "out.mov", ("--codec", "libx265")),   # through the deinterlacer, H.264 -> HEVC
+    ("mpeg2video", "out.mkv", ()),                       # an ATSC broadcast's MPEG-2 -> H.264
+])
+def test_closed_captions_stay_with_their_pictures(source, target, args, tmp_path) -> None:
+    src = write_captioned(tmp_path / "in.ts", codec="libx264" if source == "interlaced" else source,
+                          interlaced=source == "interlaced")
+    out = tmp_path / target
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q", *args)
+    assert result.exit_code == 0, result.stderr
+    assert "caption" not in result.stderr
+    # every picture's caption bytes, at the same picture: what ffmpeg -a53cc writes, read by FFmpeg
+    assert decoded_captions(out) == decoded_captions(src) == [caption_bytes(i) for i in range(8)]
+
+
+def test_captions_an_encoder_cannot_carry_are_named_in_a_warning(tmp_path) -> None:
+    src = write_captioned(tmp_path / "in.mp4", frames=5)
+    out = tmp_path / "out.webm"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert ("closed captions (CEA-608/708) on 5 frame(s) are not kept: libvpx-vp9 cannot carry them"
+            in result.stderr)
+    assert decoded_captions(out) == [None] * 5
+    plain = run_cli(str(write_clip(tmp_path / "plain.mp4", frames=3)), "-o", str(tmp_path / "plain.webm"),
+                    "-m", "bicubic", "-q")  # no captions in, no word about them
+    assert plain.exit_code == 0 and "caption" not in plain.stderr
 
 
 def test_of_several_video_streams_the_largest_is_upscaled_and_the_others_named(tmp_path) -> None:

@@ -110,6 +110,7 @@ def test_drop_oldest_drops_stale_items_but_never_undroppable_ones() -> None:
     got: list = []
     items = [("frame", i) for i in range(60)] + [("audio", 0)]
     items = [x for pair in zip(items[:30], [("audio", i) for i in range(1, 31)]) for x in pair] + items[30:]
+    dropped: list = []
     runner = Runner(
         IterableSource(items),
         [Recorder("slow", [], delay=0.004)],
@@ -117,12 +118,15 @@ def test_drop_oldest_drops_stale_items_but_never_undroppable_ones() -> None:
         policy="drop_oldest",
         droppable=lambda item: item[0] == "frame",
         on_output=got.append,
+        on_drop=dropped.append,
     )
     stats = runner.run()
     frames = [i for kind, i in got if kind == "frame"]
     audio = [i for kind, i in got if kind == "audio"]
     assert stats.dropped > 0
     assert len(frames) + stats.dropped == 60
+    # each discarded item is handed to on_drop once: those and the ones out are all the frames
+    assert len(dropped) == stats.dropped and sorted(frames + [i for _, i in dropped]) == list(range(60))
     assert frames == sorted(frames)  # drops leave gaps, never reorder
     assert frames[-1] == 59  # the newest frame wins
     assert sorted(audio) == [0, *range(1, 31)]  # nothing undroppable was lost

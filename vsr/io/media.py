@@ -38,6 +38,7 @@ from vsr.errors import (
     InvalidInputError,
     OutputError,
 )
+from vsr.io.captions import CaptionCarry, codec_family, read_captions, with_captions
 from vsr.io.color import CS_BT709, CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
@@ -146,6 +147,7 @@ class DecodedFrame:
     width: int
     height: int
     alpha: np.ndarray | None = None  # (H,W) uint8, or uint16 at 16-bit scale; None where not kept
+    captions: bytes | None = None  # closed caption bytes (CEA-608/708 cc_data) shown with this picture
 
 
 @dataclass
@@ -480,6 +482,7 @@ class MediaInput:
             yield self._convert(ready)
 
     def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
+        captions = read_captions(frame)  # side data, which a reformatted frame no longer has
         if self._index == 0:
             self._first_pix_fmt = frame.format.name
             # a format with alpha is kept with it where the output can hold it (as ffmpeg does);
@@ -532,6 +535,7 @@ class MediaInput:
             width=frame.width,
             height=frame.height,
             alpha=alpha,
+            captions=captions,
         )
         self._index += 1
         return item
@@ -1289,6 +1293,12 @@ class MediaOutput:
         self._last_pts: int | None = None
         self._pts_fixed = 0
         self._closed = False
+        # closed captions: H.264/HEVC access units get each input picture's again (vsr.io.captions)
+        self._cc_codec = codec_family(self.video.codec_context.codec)
+        self._cc_pending: dict[int, bytes] = {}
+        self.dropped_captions = CaptionCarry()  # a live run's dropped frames' captions go out with the next
+        self.captions_written = 0
+        self._captions_lost = 0
 
     def _setup_video(self, info: VideoInfo, opts: EncodeOptions, enc: av.Codec, color: ColorInfo) -> None:
         in_video = self.source.video
@@ -1470,9 +1480,10 @@ class MediaOutput:
         return dict(self._map)
 
     def write_frame(self, planes: tuple[np.ndarray, ...], pts: int | None, index: int,
-                    alpha: np.ndarray | None = None) -> None:
+                    alpha: np.ndarray | None = None, captions: bytes | None = None) -> None:
         """Encode one upscaled frame; ``planes`` match :attr:`spec` (uint8 or uint16); ``alpha``: the
-        input frame's (:attr:`DecodedFrame.alpha`), upscaled here where the output keeps it."""
+        input frame's (:attr:`DecodedFrame.alpha`), upscaled here where the output keeps it;
+        ``captions``: its closed caption bytes (:attr:`DecodedFrame.captions`)."""
         spec = self.spec
         frame = av.VideoFrame(spec.width, spec.height, self._frame_fmt)
         dtype = np.uint8 if spec.bits == 8 else np.uint16
@@ -1483,6 +1494,7 @@ class MediaOutput:
             dst = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // itemsize)
             dst[:, : plane.width] = data
         time_base = self.source.info.time_base
+        shown = pts  # on the clock of the frames handed in (and of those dropped before)
         if pts is None:
             rate = self.source.info.rate or Fraction(25)
             pts = int(round(index / (rate * time_base)))
@@ -1498,10 +1510,16 @@ class MediaOutput:
         frame.time_base = time_base
         frame.colorspace = self._color.colorspace
         frame.color_range = 2 if spec.full_range else 1
+        captions = self.dropped_captions.take(captions, shown)
+        if captions:
+            if self._cc_codec:
+                self._cc_pending[pts] = captions
+            else:
+                self._captions_lost += 1
         try:
             for out in self._convert(frame) if self._convert else (frame,):
                 for packet in self.video.encode(out):
-                    self.container.mux(packet)
+                    self._mux_video(packet)
         except av.FFmpegError as e:
             raise EncoderError(f"encoding frame {index} failed: {_ffmpeg_reason(e)}") from None
         self.frames_written += 1
@@ -1548,9 +1566,9 @@ class MediaOutput:
         try:
             for out in self._convert(None) if self._convert else ():
                 for packet in self.video.encode(out):
-                    self.container.mux(packet)
+                    self._mux_video(packet)
             for packet in self.video.encode(None):
-                self.container.mux(packet)
+                self._mux_video(packet)
             for tx in self._transcode.values():
                 tx.write(None)
         except av.FFmpegError as e:
@@ -1562,6 +1580,28 @@ class MediaOutput:
                 raise EncoderError(f"finishing {self.name} failed: {_ffmpeg_reason(e)}") from None
         if self._pts_fixed:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
+        self._captions_lost += len(self._cc_pending)  # frames the encoder never handed back
+        if self._captions_lost:
+            why = "cannot carry them" if not self._cc_codec else "gave access units vsr could not add them to"
+            self.warnings.append(
+                f"the input's closed captions (CEA-608/708) on {self._captions_lost} frame(s) are not kept: "
+                f"{self.video.codec_context.codec.name} {why} (libx264 and libx265 keep them)")
+
+    def _mux_video(self, packet: av.Packet) -> None:
+        """Mux an encoded video packet, with the closed captions of its picture put back in."""
+        captions = self._cc_pending.pop(packet.pts, None) if self._cc_pending else None
+        if captions is not None:
+            data = with_captions(self._cc_codec, bytes(packet), captions)  # type: ignore[arg-type]
+            if data is None:
+                self._captions_lost += 1
+            else:
+                out = av.Packet(data)
+                out.stream, out.time_base = packet.stream, packet.time_base
+                out.pts, out.dts, out.duration = packet.pts, packet.dts, packet.duration
+                out.is_keyframe = packet.is_keyframe
+                packet = out
+                self.captions_written += 1
+        self.container.mux(packet)
 
     def close(self) -> None:
         if not self._closed:

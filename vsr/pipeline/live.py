@@ -181,12 +181,14 @@ class LiveSource(Source):
         options: LiveOptions,
         clocked: bool = False,
         paced: bool = False,
+        on_late: Callable[[DecodedFrame], None] | None = None,
     ) -> None:
         """``clocked``: judge frames against the source's clock (:class:`LiveClock`), for sources
         that run in real time (network inputs; a file or a pipe is read as fast as it goes).
         ``paced``: hand frames on no faster than their timestamps advance, as ffmpeg's ``-re``
         reads (a file streamed out live; HLS and DASH, whose segments would otherwise arrive as
-        bursts that the drop-oldest queues cut down to their last frames)."""
+        bursts that the drop-oldest queues cut down to their last frames). ``on_late``: called with
+        each frame the clock drops."""
         self.first = first
         self.reopen = reopen
         self.options = options
@@ -194,6 +196,7 @@ class LiveSource(Source):
         self.late = 0  # frames dropped by the clock, before any work was spent on them
         self.clock = LiveClock(options.max_lag) if clocked and options.max_lag > 0 else None
         self.paced = paced
+        self.on_late = on_late
         self.reconnects = 0
         self.loss: str | None = None  # set when reconnecting failed: the job reports a loss
         self.ended: str | None = None  # how the source ended, when no reconnect was asked for
@@ -251,6 +254,8 @@ class LiveSource(Source):
                         if self.clock.late(time.perf_counter(), seconds):
                             self.frames += 1
                             self.late += 1
+                            if self.on_late is not None:
+                                self.on_late(item)
                             continue
                 self.frames += 1
                 yield Frame(item.index, item.pts, item)
@@ -540,10 +545,18 @@ class StreamJob:
         # backend's first call (minutes for TensorRT) would otherwise hold that frame, and drop every
         # frame behind it, on the clock.
         engine.warmup(media.info.height, media.info.width)
+
+        def late(decoded: DecodedFrame) -> None:  # a dropped frame's captions go out with the next
+            output.dropped_captions.drop(decoded.captions, decoded.pts)
+
+        def dropped(item: Any) -> None:
+            if isinstance(item, Frame) and item.decoded is not None:
+                output.dropped_captions.drop(item.decoded.captions, item.pts)
+
         source = LiveSource(media, reopen, self.live,
                             clocked=runs_on_its_clock(self.input, media.container.format.name),
                             paced=self.live.realtime if self.live.realtime is not None
-                            else is_segmented(media.container.format.name))
+                            else is_segmented(media.container.format.name), on_late=late)
         stats = StreamStats()
 
         def written(frame: Frame) -> None:
@@ -565,6 +578,7 @@ class StreamJob:
             queue_size=self.live.queue_size,
             policy="drop_oldest",
             droppable=is_droppable,
+            on_drop=dropped,
             taps={"infer": monitor},
             stop_grace=self.live.stop_grace,
         )

@@ -79,6 +79,7 @@ class Edge:
         abort: threading.Event,
         stats: StageStats,
         droppable: Callable[[Any], bool],
+        on_drop: Callable[[Any], None] | None = None,
     ) -> None:
         if policy not in ("block", "drop_oldest"):
             raise ValueError(f"unknown queue policy {policy!r} (valid: block, drop_oldest)")
@@ -87,6 +88,7 @@ class Edge:
         self.abort = abort
         self.stats = stats
         self.droppable = droppable
+        self.on_drop = on_drop
 
     def put(self, item: Any) -> bool:
         """Put ``item``; False if the run was aborted first. Each edge has a single producer."""
@@ -111,8 +113,12 @@ class Edge:
                     del self.q.queue[i]
                     self.q.not_full.notify()
                     self.stats.dropped_in += 1
-                    return True
-        return False
+                    break
+            else:
+                return False
+        if self.on_drop is not None:
+            self.on_drop(queued)
+        return True
 
     def _note_size(self) -> None:
         size = self.q.qsize()
@@ -142,7 +148,8 @@ class Runner:
 
     ``on_output`` receives every item the last stage emits (in the last stage's thread).
     ``taps`` maps a stage name to a side stage that gets that stage's outputs when it is free.
-    ``droppable`` decides which items the ``drop_oldest`` policy may discard.
+    ``droppable`` decides which items the ``drop_oldest`` policy may discard; ``on_drop`` is
+    called with each discarded item (in the thread that discarded it).
     """
 
     def __init__(
@@ -156,6 +163,7 @@ class Runner:
         tap_queue_size: int = 1,
         on_output: Callable[[Any], None] | None = None,
         droppable: Callable[[Any], bool] = lambda item: True,
+        on_drop: Callable[[Any], None] | None = None,
         stop_grace: float | None = None,
     ) -> None:
         names = [source.name, *(s.name for s in stages)]
@@ -175,7 +183,7 @@ class Runner:
             taps=[StageStats(f"{t.name}") for t in self.taps.values()],
         )
         self.edges = [
-            Edge(queue_size, policy, self.abort_event, self.stats.stages[i + 1], droppable)
+            Edge(queue_size, policy, self.abort_event, self.stats.stages[i + 1], droppable, on_drop)
             for i in range(len(self.stages))
         ]
         self.tap_edges = {

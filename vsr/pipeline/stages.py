@@ -298,8 +298,9 @@ class EncodeStage(Stage):
             self.output.write_passthrough(item)
             return ()
         assert item.planes is not None
+        d = item.decoded
         self.output.write_frame(item.planes, item.pts, item.index,
-                                item.decoded.alpha if item.decoded is not None else None)
+                                d.alpha if d is not None else None, d.captions if d is not None else None)
         self.latencies.append(time.perf_counter() - item.t_start)
         item.planes = None
         item.decoded = None
