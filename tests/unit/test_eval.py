@@ -78,6 +78,33 @@ def test_eval_table_and_json(eval_root: Path, tmp_path: Path) -> None:
         assert 0 < s["ssim_y"] <= 1 and s["stlpips"] >= 0 and s["images"] == 1
 
 
+def test_eval_scores_st_lpips_on_the_network_asked_for(eval_root: Path, tmp_path: Path) -> None:
+    from vsr.metrics.stlpips import STLPIPS
+
+    out_json = tmp_path / "vgg.json"
+    result = CliRunner().invoke(command, ["-m", "bicubic", "--no-baselines", "--data", str(eval_root / "SetB"),
+                                          "-s", "2", "--lpips-net", "vgg", "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert "ST-LPIPS on vgg" in result.output
+    doc = json.loads(out_json.read_text())
+    assert doc["lpips_net"] == "vgg" and "ST-LPIPS vgg" in doc["protocol"]
+    # the figure is ST-LPIPS(vgg) of the 8-bit output against the HR, both cropped by the scale
+    from vsr.io.image import read_image
+
+    hr = torch.from_numpy(read_image(eval_root / "SetB" / "0.png")).permute(2, 0, 1)[None].float() / 255
+    hr = hr[..., :40, :38]
+    from vsr.archs import load_model
+
+    sr = quantize(load_model("bicubic", 2).module(quantize(imresize_down(hr, 2))))
+    with torch.no_grad():
+        vgg = float(STLPIPS("vgg")(sr[..., 2:-2, 2:-2], hr[..., 2:-2, 2:-2])[0])
+        alex = float(STLPIPS("alex")(sr[..., 2:-2, 2:-2], hr[..., 2:-2, 2:-2])[0])
+    assert doc["datasets"]["SetB"]["bicubic"]["stlpips"] == pytest.approx(vgg, rel=1e-4)
+    assert abs(vgg - alex) > 1e-3  # another network, another figure
+    bad = CliRunner().invoke(command, ["-m", "bicubic", "--data", str(eval_root / "SetB"), "-s", "2", "--lpips-net", "squeeze"])
+    assert bad.exit_code == 2 and "squeeze" in bad.output
+
+
 def test_eval_without_lpips_and_unknown_model(eval_root: Path) -> None:
     result = CliRunner().invoke(command, ["-m", "lanczos", "--data", str(eval_root / "SetA"), "-s", "2", "--no-lpips"])
     assert result.exception is None and "SetA" in result.output and result.output.count("lanczos") == 2
@@ -212,3 +239,51 @@ def test_stability_benchmark_compares_outputs_where_the_two_frames_show_the_same
     for r in rows.values():
         # sub-pixel phases change every method's output a little, none beyond recognition
         assert r["pairs"] == 2 * len(mod.SHIFTS_HR) and 20 < r["spsnr_y"] < 80 and 0 < r["disagreement"] < 0.05
+
+
+def _benchmark(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[2] / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_metric_adversary_drives_each_metric_down_and_scores_with_the_other(tmp_path: Path) -> None:
+    from clips import natural_picture
+    from vsr.io.image import read_image
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    write_image(data / "a.png", (natural_picture(64, seed=3) * 255).round().astype(np.uint8))
+    out, sheet = tmp_path / "adv.json", tmp_path / "adv.png"
+    mod = _benchmark("metric_adversary")
+    assert mod.main(["--data", str(data), "--crop", "48", "--steps", "4", "--lr", "0.01", "--threads", "1",
+                     "--json", str(out), "--sheet", str(sheet)]) == 0
+    doc = json.loads(out.read_text())
+    (row,) = doc["images"]
+    for net in ("alex", "vgg"):  # the search lowers the metric it follows
+        assert row[f"{net}-optimised"][f"stlpips_{net}"] < row["start"][f"stlpips_{net}"]
+    for what in ("start", "alex-optimised", "vgg-optimised"):
+        assert set(row[what]) == {"stlpips_alex", "stlpips_vgg", "psnr_y", "ssim_y"}
+    assert doc["mean"]["start"] == row["start"] and doc["commit"]
+    assert read_image(sheet).shape == (48, 4 * 48, 3)  # HR | start | alex- | vgg-optimised
+    assert mod.main(["--data", str(data), "--crop", "96"]) == 1  # no image that large
+
+
+def test_crop_sheet_puts_the_same_place_of_every_output_side_by_side(tmp_path: Path) -> None:
+    from vsr.io.image import read_image
+
+    img = tmp_path / "a.png"
+    write_image(img, _pattern(41, 50, 1))
+    mod = _benchmark("crop_sheet")
+    out = tmp_path / "sheet.png"
+    assert mod.main(["-s", "2", "-m", "bicubic", "-m", "lanczos", "--crop", f"{img}:4:6:16",
+                     "--crop", f"{img}:20:30:16", "--zoom", "2", "-o", str(out)]) == 0
+    sheet = read_image(out)
+    assert sheet.shape == (2 * 32, 3 * 32, 3)
+    hr = _pattern(41, 50, 1)[:40, :50]  # cropped to a multiple of the scale
+    assert np.array_equal(sheet[:32:2, :32:2], hr[4:20, 6:22]) and np.array_equal(sheet[32::2, :32:2], hr[20:36, 30:46])
+    assert not np.array_equal(sheet[:32, 32:64], sheet[:32, 64:96])  # bicubic and lanczos differ
+    assert mod.main(["-s", "2", "-m", "bicubic", "--crop", f"{img}:30:30:16", "-o", str(out)]) == 1  # outside

@@ -25,6 +25,8 @@ import click
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True,
               help="auto: fp16 on CUDA, fp32 on the CPU; fp16/bf16 run the engine's mixed form (fp32 head).")
 @click.option("--lpips/--no-lpips", default=True, show_default=True, help="Compute ST-LPIPS (slow on the CPU).")
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default="alex", show_default=True,
+              help="ST-LPIPS's network: alex (the usual figure) or vgg (a second opinion, from another network).")
 @click.option("--max-images", type=int, default=0, help="Only the first N images of each dataset (0: all).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
 @click.option("--lr-crf", type=click.IntRange(0, 51), default=None,
@@ -33,7 +35,7 @@ import click
               help="Each dataset's images (in name order) are consecutive frames of a video (Vid4): also "
                    "score the change from frame to frame (tPSNR-Y: flicker and lost motion lower it).")
 def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...], baselines: bool, scale: int, json_path: str | None, device: str,
-            precision: str, lpips: bool, max_images: int, threads: int, lr_crf: int | None, temporal: bool) -> None:
+            precision: str, lpips: bool, lpips_net: str, max_images: int, threads: int, lr_crf: int | None, temporal: bool) -> None:
     """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
     import torch
 
@@ -58,11 +60,12 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
         if other not in methods:
             methods[other] = load_model(other, scale).module
     datasets = find_datasets(data_dirs)
-    results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, max_images=max_images,
+    results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, lpips_net=lpips_net, max_images=max_images,
                        progress=lambda line: click.echo(f"vsr: {line}", err=True), lr_crf=lr_crf,
                        temporal=temporal)
     lr_how = "bicubic antialiased downscale" + (f", then H.264 (libx264 crf {lr_crf})" if lr_crf is not None else "")
-    click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = {lr_how}")
+    click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = {lr_how}"
+               + (f"; ST-LPIPS on {lpips_net}" if lpips else ""))
     click.echo(format_table(results))
     if json_path:
         doc = {
@@ -76,10 +79,11 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit"
                         + (f" + H.264 (libx264 crf {lr_crf}, ultrafast, 2nd frame of a 2-frame clip)"
                            if lr_crf is not None else "")
-                        + "; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS alex on RGB, crop=scale"
+                        + f"; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS {lpips_net} on RGB, crop=scale"
                         + ("; tPSNR-Y: PSNR of Y(sr_t)-Y(sr_t-1) against Y(hr_t)-Y(hr_t-1), consecutive frames "
                            "in name order, crop=scale" if temporal else ""),
             "lr_crf": lr_crf,
+            "lpips_net": lpips_net if lpips else None,
             "datasets": to_json(results),
         }
         Path(json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -83,6 +83,7 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     lr_crf: int | None = None,
     temporal: bool = False,
+    lpips_net: str = "alex",
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
     ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16 or bf16,
@@ -90,8 +91,9 @@ def evaluate(
     bf16 the others (the classic scalers) run in fp32, as bf16 is offered for the mixed form only. ``lr_crf``: the LR is
     also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
     upscaler sees its input. ``temporal``: each dataset's images, in name order, are consecutive
-    frames of one video (Vid4), and the change from frame to frame is scored too (``tpsnr_y``)."""
-    metric = STLPIPS("alex").to(device) if lpips else None
+    frames of one video (Vid4), and the change from frame to frame is scored too (``tpsnr_y``).
+    ``lpips_net``: the network ST-LPIPS runs on (alex or vgg)."""
+    metric = STLPIPS(lpips_net).to(device) if lpips else None
     from vsr.archs import set_precision
 
     def form(m: nn.Module) -> torch.dtype:
