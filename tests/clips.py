@@ -6,6 +6,7 @@ differ), small enough that a whole clip upscales in well under a second on a CPU
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -360,43 +361,34 @@ def caption_bytes(index: int) -> bytes:
     return bytes((0xFC, odd(first), odd(second), 0xFC, odd(0x20), odd(0x21), 0xFE, index & 0xFF, 0x00))
 
 
-def mpeg2_with_captions(data: bytes, cc_data: bytes) -> bytes:
-    """An MPEG-2 picture with A/53 caption user data (``user_data_start_code``, "GA94", cc_data)
-    before its first slice, where an ATSC encoder puts it."""
-    user_data = b"\x00\x00\x01\xb2GA94\x03" + bytes((0x40 | len(cc_data) // 3, 0xFF)) + cc_data + b"\xff"
-    i = data.find(b"\x00\x00\x01")
-    while not 0x01 <= data[i + 3] <= 0xAF:  # slice start codes
-        i = data.find(b"\x00\x00\x01", i + 3)
-    return data[:i] + user_data + data[i:]
-
-
 def write_captioned(path: Path, *, codec: str = "libx264", frames: int = 8, width: int = 64, height: int = 48,
                     interlaced: bool = False, captions=caption_bytes) -> Path:
     """A clip whose pictures carry closed captions as a broadcast's do (A/53: an SEI per H.264/HEVC
-    access unit, user data per MPEG-2 picture; ``captions(index)`` for each picture); with
-    B-frames, so decode order differs."""
+    access unit, user data per MPEG-2 picture, as :func:`vsr.io.captions.with_captions` writes them;
+    ``captions(index)`` for each picture); with B-frames, so decode order differs."""
     from vsr.io.captions import with_captions
 
     with av.open(str(path), "w") as out:
         v = out.add_stream(codec, rate=25)
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        family = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "av1"}.get(codec, codec)
         if codec == "mpeg2video":
             v.codec_context.max_b_frames = 2
-            add = mpeg2_with_captions
+        elif codec == "libsvtav1":  # hidden frames: a temporal unit may hold several frame OBUs
+            os.environ.setdefault("SVT_LOG", "1")
+            v.codec_context.options = {"preset": "12"}
         else:
-            family = "hevc" if codec == "libx265" else "h264"
             options = {"preset": "ultrafast", "bframes": "2"} if codec == "libx264" else \
                 {"preset": "ultrafast", "x265-params": "log-level=error:bframes=2"}
             if interlaced:  # x264's PAFF: top field first, every frame coded as two fields
                 options["x264-params"] = "interlaced=1:tff=1"
             v.codec_context.options = options
 
-            def add(data: bytes, cc_data: bytes) -> bytes:
-                return with_captions(family, data, cc_data)
-
         def mux(packets) -> None:
             for p in packets:
-                q = av.Packet(add(bytes(p), captions(p.pts)))
+                data = with_captions(family, bytes(p), captions(p.pts))
+                assert data is not None, f"no picture in a {codec} packet"
+                q = av.Packet(data)
                 q.stream, q.time_base, q.pts, q.dts = p.stream, p.time_base, p.pts, p.dts
                 q.is_keyframe = p.is_keyframe
                 out.mux(q)

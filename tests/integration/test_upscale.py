@@ -1118,6 +1118,8 @@ def test_interlaced_video_is_deinterlaced_before_upscaling_unless_told_not_to(tm
     ("libx265", "out.mkv", ("--codec", "libx265")),      # HEVC in, HEVC out
     ("interlaced", "out.mov", ("--codec", "libx265")),   # through the deinterlacer, H.264 -> HEVC
     ("mpeg2video", "out.mkv", ()),                       # an ATSC broadcast's MPEG-2 -> H.264
+    ("mpeg2video", "out.ts", ("--codec", "mpeg2video")), # MPEG-2 -> MPEG-2 (user data)
+    ("libx264", "out.mp4", ("--codec", "libsvtav1")),    # -> AV1 (a T.35 metadata OBU), hidden frames and all
 ])
 def test_closed_captions_stay_with_their_pictures(source, target, args, tmp_path) -> None:
     src = write_captioned(tmp_path / "in.ts", codec="libx264" if source == "interlaced" else source,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from clips import caption_bytes, decoded_captions, pattern, write_captioned
-from vsr.io.captions import CaptionCarry, sei_nal, with_captions
+from vsr.io.captions import CaptionCarry, metadata_obu, sei_nal, user_data, with_captions
 
 
 def test_the_sei_is_assembled_as_atsc_a53_lays_it_out() -> None:
@@ -25,6 +25,16 @@ def test_the_sei_is_assembled_as_atsc_a53_lays_it_out() -> None:
     assert sei_nal("h264", cc) == expected
     hevc = sei_nal("hevc", cc)
     assert hevc[:2] == bytes((39 << 1, 1)) and hevc[2:] == expected[1:]  # prefix SEI, layer 0, tid 1
+
+
+def test_mpeg2_user_data_and_the_av1_metadata_obu_carry_the_same_ga94_bytes() -> None:
+    cc = bytes((0xFC, 0x94, 0x20))
+    ga94 = bytes.fromhex("47413934" "03" "41ff" "fc9420" "ff")
+    assert user_data(cc) == bytes.fromhex("000001b2") + ga94  # MPEG-2: user_data_start_code, no T.35 prefix
+    obu = metadata_obu(cc)
+    # OBU header: type 5 (metadata), has_size_field; size 16; metadata_type 4 (ITU-T T.35);
+    # country United States, provider ATSC; trailing bits
+    assert obu == bytes.fromhex("2a" "10" "04" "b50031") + ga94 + b"\x80"
 
 
 def test_zero_runs_are_escaped_so_any_bytes_survive_and_31_triplets_is_the_most_one_message_holds(tmp_path) -> None:
@@ -64,10 +74,11 @@ def _nal_headers(data: bytes) -> list[int]:
 
 
 @pytest.mark.parametrize("codec, name", [("libx264", "c.mp4"), ("libx264", "c.ts"), ("libx265", "c.mkv"),
-                                         ("mpeg2video", "c.ts")])
+                                         ("mpeg2video", "c.ts"), ("libsvtav1", "c.mkv")])
 def test_ffmpegs_decoder_reads_every_pictures_captions_back_in_display_order(codec, name, tmp_path) -> None:
     # B-frames: the access units come in decode order, the captions must follow their pictures
-    got = decoded_captions(write_captioned(tmp_path / name, codec=codec, frames=10))
+    height = 64 if codec == "libsvtav1" else 48  # SVT-AV1 codes nothing under 64 lines
+    got = decoded_captions(write_captioned(tmp_path / name, codec=codec, frames=10, height=height))
     assert got == [caption_bytes(i) for i in range(10)]
     assert len(set(got)) == 10 and all(np.frombuffer(c, np.uint8)[0] == 0xFC for c in got)
 

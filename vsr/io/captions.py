@@ -1,20 +1,22 @@
 """Closed captions (CEA-608/708, as ATSC A/53 carries them) kept through the upscale.
 
 A broadcast recording or a US TV/streaming master carries its captions inside the video
-bitstream: each picture's SEI message (``user_data_registered_itu_t_t35``, "GA94") holds the
-caption bytes shown with that picture. FFmpeg's decoders hand them over as the frame's ``A53_CC``
-side data; a new encode drops them unless the encoder is given them again. ffmpeg does that by
-default for H.264 and HEVC (libx264/libx265 ``-a53cc``), from side data that PyAV cannot attach
-to a frame it encodes. So vsr writes the SEI itself: each encoded H.264/HEVC access unit gets the
-caption bytes of the input picture with the same timestamp, in an SEI NAL unit placed before the
-picture's first slice (after any SEI the encoder wrote, as a buffering-period SEI must come first).
+bitstream: each picture carries the caption bytes shown with it ("GA94" ``cc_data``), in an SEI
+message (H.264, HEVC), in picture user data (MPEG-2) or in an ITU-T T.35 metadata OBU (AV1).
+FFmpeg's decoders hand them over as the frame's ``A53_CC`` side data; a new encode drops them
+unless the encoder is given them again. ffmpeg does that by default for H.264 and HEVC
+(libx264/libx265 ``-a53cc``), from side data that PyAV cannot attach to a frame it encodes. So vsr
+writes them itself: each encoded picture of an H.264, HEVC, MPEG-2 or AV1 output gets the caption
+bytes of the input picture with the same timestamp, placed before the picture's first slice (after
+any SEI the encoder wrote, as a buffering-period SEI must come first) or frame OBU.
 
 A live run drops frames when it falls behind; :class:`CaptionCarry` hands a dropped frame's
 caption bytes to the next frame written, so a caption's text arrives whole, a frame or two late,
 instead of with letters missing (ffmpeg loses them with the frame).
 
-Only the caption bytes (``cc_data`` triplets) travel; the SEI around them is built here from the
-spec (ATSC A/53 Part 4, 6.2.3; ANSI/SCTE 128), with emulation prevention as any NAL payload needs.
+Only the caption bytes (``cc_data`` triplets) travel; what wraps them is built here from the specs
+(ATSC A/53 Part 4, 6.2.3; ANSI/SCTE 128; AV1 5.8 and the AOM T.35 registration), with emulation
+prevention where a NAL payload needs it.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ import threading
 
 import av
 
-# ITU-T T.35: country United States, provider ATSC, user identifier "GA94", cc_data.
-_A53_PREFIX = bytes((0xB5, 0x00, 0x31)) + b"GA94" + bytes((0x03,))
+_T35_ATSC = bytes((0xB5, 0x00, 0x31))  # ITU-T T.35 country United States, provider ATSC
 _MAX_TRIPLETS = 31  # cc_count is 5 bits
 # SEI NAL unit headers: H.264 type 6; HEVC prefix SEI type 39, layer 0, temporal id 0 (+1).
 _SEI_HEADER = {"h264": b"\x06", "hevc": bytes((39 << 1, 0x01))}
-CODECS = tuple(_SEI_HEADER)  # the output codecs whose captions vsr writes
+CODECS = ("h264", "hevc", "mpeg2video", "av1")  # the output codecs whose captions vsr writes
 
 
 def read_captions(frame: av.VideoFrame) -> bytes | None:
@@ -38,6 +39,16 @@ def read_captions(frame: av.VideoFrame) -> bytes | None:
             data = bytes(sd)
             return data[: len(data) - len(data) % 3] or None
     return None
+
+
+def _ga94(cc_data: bytes) -> bytes:
+    """``ATSC_user_data`` holding ``cc_data``: "GA94", user_data_type_code 3, then
+    process_em_data_flag 0, process_cc_data_flag 1, additional_data_flag 0, cc_count; em_data
+    0xFF; the triplets; marker_bits 0xFF. At most 31 triplets fit: more (a caption burst after
+    dropped frames, say) are cut there, as a decoder would read no further."""
+    triplets = cc_data[: 3 * _MAX_TRIPLETS]
+    count = len(triplets) // 3
+    return b"GA94\x03" + bytes((0x40 | count, 0xFF)) + triplets[: 3 * count] + b"\xff"
 
 
 def _escaped(rbsp: bytes) -> bytes:
@@ -54,29 +65,34 @@ def _escaped(rbsp: bytes) -> bytes:
 
 
 def sei_nal(codec: str, cc_data: bytes) -> bytes:
-    """One SEI NAL unit (no start code) with ``cc_data``, ``codec`` ``h264`` or ``hevc``.
-
-    At most 31 triplets fit one message; more (a caption burst after dropped frames, say) are
-    truncated there, as a decoder would read no further."""
-    triplets = cc_data[: 3 * _MAX_TRIPLETS]
-    count = len(triplets) // 3
-    # process_em_data_flag 0 (reserved 1), process_cc_data_flag 1, additional_data_flag 0, cc_count;
-    # em_data 0xFF; the triplets; marker_bits 0xFF.
-    payload = _A53_PREFIX + bytes((0x40 | count, 0xFF)) + triplets[: 3 * count] + b"\xff"
+    """One SEI NAL unit (no start code) with ``cc_data``, ``codec`` ``h264`` or ``hevc``."""
+    payload = _T35_ATSC + _ga94(cc_data)
     message = bytes((4, len(payload))) + payload  # type 4 (T.35); at most 105 bytes: one size byte
     return _SEI_HEADER[codec] + _escaped(message + b"\x80")  # rbsp_trailing_bits
 
 
-def _nal_type(codec: str, header: int) -> int:
-    return header & 0x1F if codec == "h264" else (header >> 1) & 0x3F
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
 
 
-def _is_slice(codec: str, nal_type: int) -> bool:
-    return 1 <= nal_type <= 5 if codec == "h264" else nal_type <= 31
+def metadata_obu(cc_data: bytes) -> bytes:
+    """An AV1 metadata OBU (type 5, with its size) of type ITU-T T.35 holding ``cc_data``."""
+    payload = _leb128(4) + _T35_ATSC + _ga94(cc_data) + b"\x80"  # metadata_type 4; trailing bits
+    return bytes((5 << 3 | 0x02,)) + _leb128(len(payload)) + payload
+
+
+def user_data(cc_data: bytes) -> bytes:
+    """MPEG-2 picture user data (start code 0x1B2) holding ``cc_data``."""
+    return b"\x00\x00\x01\xb2" + _ga94(cc_data)
 
 
 def _annexb_units(data: bytes) -> list[tuple[int, int]]:
-    """``(start code offset, NAL offset)`` of each NAL unit in an Annex B buffer."""
+    """``(start code offset, unit offset)`` of each unit after a ``00 00 01`` start code."""
     units = []
     i = data.find(b"\x00\x00\x01")
     while i >= 0:
@@ -86,22 +102,63 @@ def _annexb_units(data: bytes) -> list[tuple[int, int]]:
     return units
 
 
+def _is_picture_data(codec: str, header: int) -> bool:
+    """Whether a unit whose first byte is ``header`` holds coded picture data."""
+    if codec == "h264":
+        return 1 <= header & 0x1F <= 5  # slices
+    if codec == "hevc":
+        return (header >> 1) & 0x3F <= 31  # VCL NAL units
+    return 0x01 <= header <= 0xAF  # MPEG-2 slice start codes
+
+
+def _obus(data: bytes) -> list[tuple[int, int]] | None:
+    """``(type, offset)`` of each OBU of an AV1 temporal unit (low-overhead format), or None."""
+    out, i = [], 0
+    while i < len(data):
+        header = data[i]
+        if header & 0x80 or not header & 0x02:  # forbidden bit, or no size field
+            return None
+        j, size, shift = i + 1 + (header >> 2 & 1), 0, 0
+        while True:
+            if j >= len(data) or shift > 56:
+                return None
+            b = data[j]
+            j, size, shift = j + 1, size | (b & 0x7F) << shift, shift + 7
+            if not b & 0x80:
+                break
+        out.append((header >> 3 & 0x0F, i))
+        i = j + size
+    return out if i == len(data) else None
+
+
 def with_captions(codec: str, data: bytes, cc_data: bytes) -> bytes | None:
-    """An encoded access unit with ``cc_data``'s SEI put before its first slice, or None where
-    ``data`` is not an Annex B access unit holding a slice (what H.264/HEVC encoders hand out)."""
+    """An encoded picture (``codec`` one of :data:`CODECS`) with ``cc_data`` put before its first
+    slice or frame, or None where ``data`` is not what that codec's encoders hand out (an Annex B
+    access unit, an MPEG-2 picture, an AV1 temporal unit) with picture data in it."""
+    if codec == "av1":
+        for kind, at in _obus(data) or ():
+            if kind in (3, 6):  # OBU_FRAME_HEADER, OBU_FRAME
+                return data[:at] + metadata_obu(cc_data) + data[at:]
+        return None
     units = _annexb_units(data)
     if not units or units[0][0] != 0:
         return None
-    for start, nal in units:
-        if nal < len(data) and _is_slice(codec, _nal_type(codec, data[nal])):
-            return data[:start] + b"\x00\x00\x00\x01" + sei_nal(codec, cc_data) + data[start:]
+    if codec == "mpeg2video":
+        wrapped = user_data(cc_data)
+        if b"\x00\x00\x01" in wrapped[4:] or wrapped.endswith(b"\x00\x00"):
+            return None  # such bytes would read as a start code (no valid cc_data has them)
+    else:
+        wrapped = b"\x00\x00\x00\x01" + sei_nal(codec, cc_data)
+    for start, unit in units:
+        if unit < len(data) and _is_picture_data(codec, data[unit]):
+            return data[:start] + wrapped + data[start:]
     return None
 
 
 def codec_family(codec: av.Codec) -> str | None:
-    """``h264``/``hevc`` for an encoder whose access units get captions here, else None."""
+    """The :data:`CODECS` entry of an encoder whose pictures get captions here, else None."""
     name = codec.canonical_name if hasattr(codec, "canonical_name") else codec.name
-    return name if name in _SEI_HEADER else None
+    return name if name in CODECS else None
 
 
 def _meaningful(cc_data: bytes) -> bytes:

@@ -1293,7 +1293,7 @@ class MediaOutput:
         self._last_pts: int | None = None
         self._pts_fixed = 0
         self._closed = False
-        # closed captions: H.264/HEVC access units get each input picture's again (vsr.io.captions)
+        # closed captions: H.264/HEVC/MPEG-2/AV1 pictures get each input picture's again (vsr.io.captions)
         self._cc_codec = codec_family(self.video.codec_context.codec)
         self._cc_pending: dict[int, bytes] = {}
         self.dropped_captions = CaptionCarry()  # a live run's dropped frames' captions go out with the next
@@ -1585,7 +1585,8 @@ class MediaOutput:
             why = "cannot carry them" if not self._cc_codec else "gave access units vsr could not add them to"
             self.warnings.append(
                 f"the input's closed captions (CEA-608/708) on {self._captions_lost} frame(s) are not kept: "
-                f"{self.video.codec_context.codec.name} {why} (libx264 and libx265 keep them)")
+                f"{self.video.codec_context.codec.name} {why} (H.264, HEVC, MPEG-2 and AV1 keep them: libx264, libx265, "
+                f"mpeg2video, libsvtav1)")
 
     def _mux_video(self, packet: av.Packet) -> None:
         """Mux an encoded video packet, with the closed captions of its picture put back in."""
