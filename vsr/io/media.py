@@ -1297,7 +1297,6 @@ class MediaOutput:
         self._cc_codec = codec_family(self.video.codec_context.codec)
         self._cc_pending: dict[int, bytes] = {}
         self.dropped_captions = CaptionCarry()  # a live run's dropped frames' captions go out with the next
-        self.captions_written = 0
         self._captions_lost = 0
 
     def _setup_video(self, info: VideoInfo, opts: EncodeOptions, enc: av.Codec, color: ColorInfo) -> None:
@@ -1582,7 +1581,7 @@ class MediaOutput:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
         self._captions_lost += len(self._cc_pending)  # frames the encoder never handed back
         if self._captions_lost:
-            why = "cannot carry them" if not self._cc_codec else "gave access units vsr could not add them to"
+            why = "cannot carry them" if not self._cc_codec else "gave pictures vsr could not add them to"
             self.warnings.append(
                 f"the input's closed captions (CEA-608/708) on {self._captions_lost} frame(s) are not kept: "
                 f"{self.video.codec_context.codec.name} {why} (H.264, HEVC, MPEG-2 and AV1 keep them: libx264, libx265, "
@@ -1601,7 +1600,6 @@ class MediaOutput:
                 out.pts, out.dts, out.duration = packet.pts, packet.dts, packet.duration
                 out.is_keyframe = packet.is_keyframe
                 packet = out
-                self.captions_written += 1
         self.container.mux(packet)
 
     def close(self) -> None:

@@ -551,7 +551,7 @@ class StreamJob:
 
         def dropped(item: Any) -> None:
             if isinstance(item, Frame) and item.decoded is not None:
-                output.dropped_captions.drop(item.decoded.captions, item.pts)
+                late(item.decoded)
 
         source = LiveSource(media, reopen, self.live,
                             clocked=runs_on_its_clock(self.input, media.container.format.name),
