@@ -95,3 +95,34 @@ def test_shift_consistency_loss_is_zero_only_for_outputs_that_move_with_the_pict
     for dy, dx in ((40, 0), (0, -40), (20, 20)):  # views that do not overlap inside the margins: nothing to compare
         a, b = shifted_overlap(pic[:, :32, :32], pic[:, :32, :32], dy, dx, margin=8)
         assert a.numel() == 0 and b.numel() == 0
+
+
+def test_local_variance_is_the_variance_of_each_neighbourhood() -> None:
+    from vsr.train.losses import local_variance
+
+    x = torch.rand(2, 1, 12, 15, generator=torch.Generator().manual_seed(0))
+    got = local_variance(x, 5)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+    windows = padded.unfold(2, 5, 1).unfold(3, 5, 1)  # (2,1,12,15,5,5)
+    assert got.shape == x.shape
+    assert torch.allclose(got, windows.reshape(*windows.shape[:4], 25).var(-1), atol=1e-6)
+
+
+def test_artifact_loss_falls_on_fast_changing_error_where_the_network_is_worse_than_its_average() -> None:
+    from vsr.train.losses import ArtifactLoss
+
+    g = torch.Generator().manual_seed(1)
+    hr = torch.rand(1, 3, 32, 32, generator=g)
+    loss = ArtifactLoss(7)
+    hatch = hr.clone()
+    hatch[..., :, :16] += 0.2 * ((torch.arange(32)[:, None] + torch.arange(16)[None]) % 2)  # a pattern on the left half
+    shifted = hr + 0.1  # an error that is the same everywhere: no artefact
+    assert float(loss(shifted, hr, hr)) == pytest.approx(0, abs=1e-7)
+    m = loss.artifact_map(hatch, hr, hr)
+    on = (hatch != hr).any(1, keepdim=True)  # the pattern's lit pixels: error there, none elsewhere
+    assert (m[..., :, 3:13] > 0).equal(on[..., :, 3:13]) and m[..., :, 20:].abs().max() == 0
+    assert float(loss(hatch, hr, hr)) > 0
+    assert float(loss(hatch, hr, hatch)) == 0  # no worse than its moving average: left alone
+    x = hatch.clone().requires_grad_(True)
+    loss(x, hr, hr).backward()
+    assert x.grad[..., :, 20:].abs().max() == 0 and x.grad[..., :, 3:13].abs().sum() > 0

@@ -321,3 +321,30 @@ def test_distillation_runs_the_teacher_once_for_bicubic(image_dir: Path, tmp_pat
     assert "ran the teacher once" not in out and re.search(r"step 2/2 .*distill [0-9.]+\)", out)
     real = _train([*common, "--set=degradation.kind=\"realworld\"", f"--set=run.dir=\"{tmp_path / 'real'}\""])
     assert "ran the teacher once" not in real
+
+
+def test_artifact_loss_trains_with_a_moving_average_that_resumes(image_dir: Path, tmp_path: Path) -> None:
+    from vsr.train.loop import Trainer
+
+    torch.set_num_threads(1)
+    preset = _tiny_preset(tmp_path)
+    over = [f'model="{preset}"', "loss.distill_weight=0", "loss.hfp_weight=0", "loss.artifact_weight=1",
+            "loss.ema_decay=0.9", "data.batch=2", "data.patch=16", "optim.warmup=0", "optim.lr=3e-3",
+            "run.checkpoint_every=3", f'run.dir="{tmp_path / "run"}"']
+    trainer = Trainer(load_train_config("x2-fast-fidelity", [*over, "optim.steps=3"]), progress=lambda _: None)
+    start = [p.detach().clone() for p in trainer.model.parameters()]
+    result = trainer.run([str(image_dir)], fresh=True)
+    assert "artifact" in result.losses and result.step == 3
+    assert trainer.ema is not None and all(not p.requires_grad for p in trainer.ema.parameters())
+    for avg, now, first in zip(trainer.ema.parameters(), trainer.model.parameters(), start):
+        # the average began at the starting weights and trails the model: between the two
+        if not torch.equal(now, first):
+            assert (avg - first).abs().sum() < (now - first).abs().sum() and not torch.equal(avg, first)
+    saved = [p.detach().clone() for p in trainer.ema.parameters()]
+    again = Trainer(load_train_config("x2-fast-fidelity", [*over, "optim.steps=4"]), progress=lambda _: None)
+    again.load_checkpoint()
+    assert again.step == 3 and all(torch.equal(a, b) for a, b in zip(again.ema.parameters(), saved))
+    with pytest.raises(ConfigError, match="artifact_window"):
+        load_train_config("x2-fast-fidelity", ["loss.artifact_weight=1", "loss.artifact_window=6"])
+    with pytest.raises(ConfigError, match="ema_decay"):
+        load_train_config("x2-fast-fidelity", ["loss.artifact_weight=1", "loss.ema_decay=1"])

@@ -58,6 +58,11 @@ class LossConfig:
     temporal_weight: float = 0.0
     temporal_shift: int = 8  # HR pixels a side
     temporal_margin: int = 4  # LR pixels at each crop edge left out of the comparison
+    # LDL (ArtifactLoss): a pixel loss weighted by where the error varies quickly and the network
+    # does worse than the moving average of its own weights (decay ema_decay per step)
+    artifact_weight: float = 0.0
+    artifact_window: int = 7
+    ema_decay: float = 0.999
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.loss.distill_weight > 0 and not cfg.loss.teacher:
         raise ConfigError("loss.distill_weight > 0 needs loss.teacher (a teacher weight file)")
     weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight,
-               cfg.loss.temporal_weight)
+               cfg.loss.temporal_weight, cfg.loss.artifact_weight)
     if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
         raise ConfigError(f"loss weights must be >= 0 and at least one > 0, got {weights}")
     if cfg.loss.temporal_weight > 0:
@@ -140,6 +145,10 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"loss.temporal_weight > 0 trains on pairs of crops: data.batch must be even, got {cfg.data.batch}")
         if cfg.loss.temporal_shift < 1 or cfg.loss.temporal_margin < 0 or 2 * cfg.loss.temporal_margin >= cfg.data.patch:
             raise ConfigError("loss.temporal_shift must be >= 1 and loss.temporal_margin in 0..data.patch/2")
+    if cfg.loss.artifact_weight > 0 and (cfg.loss.artifact_window < 3 or cfg.loss.artifact_window % 2 == 0
+                                         or not 0 < cfg.loss.ema_decay < 1):
+        raise ConfigError(f"loss.artifact_window must be odd and >= 3 and loss.ema_decay in (0, 1), got "
+                          f"{cfg.loss.artifact_window} and {cfg.loss.ema_decay}")
     if cfg.data.patch < 8 or cfg.data.batch < 1 or cfg.optim.steps < 1 or cfg.data.workers < 1:
         raise ConfigError("data.patch must be >= 8, data.batch, data.workers and optim.steps >= 1")
 

@@ -7,6 +7,7 @@ the batches an uninterrupted one would have seen.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -30,7 +31,7 @@ from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError,
 from vsr.train.config import TrainConfig
 from vsr.train.data import HRImageSet, TeacherTargets, find_images
 from vsr.train.degrade import make_degradation
-from vsr.train.losses import (CharbonnierLoss, HighFreqLoss, L1Loss, ShiftConsistencyLoss, STLPIPSLoss, gan_loss,
+from vsr.train.losses import (ArtifactLoss, CharbonnierLoss, HighFreqLoss, L1Loss, ShiftConsistencyLoss, STLPIPSLoss, gan_loss,
                               make_discriminator)
 
 log = logging.getLogger("vsr.train")
@@ -146,6 +147,10 @@ class Trainer:
         self.temporal: ShiftConsistencyLoss | None = None
         if loss.temporal_weight > 0:
             self.temporal = ShiftConsistencyLoss(loss.temporal_margin * self.scale)
+        self.artifact: ArtifactLoss | None = None
+        self.ema: nn.Module | None = None  # the moving average of the weights, made at the first step
+        if loss.artifact_weight > 0:
+            self.artifact = ArtifactLoss(loss.artifact_window)
         self.teacher: nn.Module | None = None
         if loss.distill_weight > 0:
             from vsr.archs import load_model
@@ -179,6 +184,8 @@ class Trainer:
             state["disc"] = self.disc.state_dict()
             state["optim_d"] = self.optim_d.state_dict()
             state["scaler_d"] = self.scaler_d.state_dict()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         tmp = self.checkpoint_path.with_suffix(".tmp.pt")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -202,6 +209,8 @@ class Trainer:
             self.disc.load_state_dict(state["disc"])
             self.optim_d.load_state_dict(state["optim_d"])
             self.scaler_d.load_state_dict(state["scaler_d"])
+        if self.artifact is not None and "ema" in state:
+            self._start_ema().load_state_dict(state["ema"])
         self.step = int(state["step"])
 
     def init_from(self, source: str) -> None:
@@ -240,6 +249,20 @@ class Trainer:
 
     # --- training --------------------------------------------------------------------------------
 
+    def _start_ema(self) -> nn.Module:
+        """The moving average of the weights, begun as a copy of the model as it is now."""
+        self.ema = copy.deepcopy(self.model).requires_grad_(False)
+        return self.ema
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        assert self.ema is not None
+        decay = self.cfg.loss.ema_decay
+        for avg, now in zip(self.ema.parameters(), self.model.parameters()):
+            avg.lerp_(now.detach(), 1 - decay)
+        for avg, now in zip(self.ema.buffers(), self.model.buffers()):
+            avg.copy_(now)
+
     def train_step(self, hr: torch.Tensor, lr_img: torch.Tensor, target: torch.Tensor | None = None,
                    shifts: torch.Tensor | None = None) -> dict[str, float]:
         """One optimisation step on ``hr (N,3,sH,sW)`` / ``lr (N,3,H,W)`` f32 [0,1] batches; ``target``:
@@ -259,6 +282,11 @@ class Trainer:
                 if shifts is None:
                     raise ValueError("the temporal loss needs the batch as pairs of moved crops, with their shifts")
                 parts["temporal"] = cfg.loss.temporal_weight * self.temporal(sr, shifts)
+            if self.artifact is not None:
+                ema = self.ema if self.ema is not None else self._start_ema()
+                with torch.no_grad():
+                    sr_ema = ema(lr_img)
+                parts["artifact"] = cfg.loss.artifact_weight * self.artifact(sr, hr, sr_ema)
             if self.teacher is not None:
                 if target is None:
                     with torch.no_grad():
@@ -278,6 +306,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
         self.scaler.step(self.optim)
         self.scaler.update()
+        if self.ema is not None:
+            self._update_ema()
         out = {k: float(v.detach()) for k, v in parts.items()}
         if use_gan:
             assert self.disc is not None

@@ -97,6 +97,43 @@ class ShiftConsistencyLoss(nn.Module):
         return torch.stack(terms).mean()
 
 
+def local_variance(x: torch.Tensor, window: int) -> torch.Tensor:
+    """The (unbiased) variance of ``x (N,C,H,W)`` over each pixel's ``window`` x ``window``
+    neighbourhood, edges reflected; same size as ``x``."""
+    pad = window // 2
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    mean = F.avg_pool2d(padded, window, stride=1)
+    mean_sq = F.avg_pool2d(padded * padded, window, stride=1)
+    n = window * window
+    return (mean_sq - mean * mean).clamp_min(0) * (n / (n - 1))
+
+
+class ArtifactLoss(nn.Module):
+    """Locally discriminative learning (LDL; Liang, Zeng and Zhang, CVPR 2022): a pixel loss that
+    falls where the network draws artefacts rather than detail.
+
+    An artefact is where the error of the output changes quickly from pixel to pixel (a texture
+    that is not the truth's): the map is the local variance of the per-pixel error (summed over
+    RGB) in ``window`` x ``window``, scaled by the variance of the error over the whole crop to the
+    power 1/5 (a crop the network gets wrong all over weighs more). It is kept only where the
+    network now does worse than the exponential moving average of its own weights (``ema``): detail
+    the training has settled on is left alone, what it is still flipping between is penalised. The
+    map is a weight (no gradient flows through it); the loss is the mean of map x |sr - hr|."""
+
+    def __init__(self, window: int = 7) -> None:
+        super().__init__()
+        self.window = window
+
+    def artifact_map(self, sr: torch.Tensor, hr: torch.Tensor, ema: torch.Tensor) -> torch.Tensor:
+        error = (hr - sr).detach().float().abs().sum(1, keepdim=True)
+        ema_error = (hr - ema).detach().float().abs().sum(1, keepdim=True)
+        crop = error.var(dim=(1, 2, 3), keepdim=True) ** 0.2
+        return crop * local_variance(error, self.window) * (error > ema_error)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, ema: torch.Tensor) -> torch.Tensor:
+        return (self.artifact_map(sr, hr, ema) * (sr.float() - hr.float()).abs()).mean()
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: strided spectral-norm convs. ``(N,3,H,W)`` [0,1] -> ``(N,1,H/8,W/8)`` logits."""
 
