@@ -348,3 +348,19 @@ def test_artifact_loss_trains_with_a_moving_average_that_resumes(image_dir: Path
         load_train_config("x2-fast-fidelity", ["loss.artifact_weight=1", "loss.artifact_window=6"])
     with pytest.raises(ConfigError, match="ema_decay"):
         load_train_config("x2-fast-fidelity", ["loss.artifact_weight=1", "loss.ema_decay=1"])
+
+
+def test_a_vgg_st_lpips_term_beside_the_alexnet_one(image_dir: Path, tmp_path: Path) -> None:
+    from vsr.train.loop import Trainer
+
+    torch.set_num_threads(1)
+    cfg = load_train_config("x2-fast-fidelity", [
+        f'model="{_tiny_preset(tmp_path)}"', "loss.distill_weight=0", "loss.stlpips_weight=1", "loss.stlpips_vgg_weight=0.5",
+        "data.batch=2", "data.patch=16", "optim.warmup=0", "optim.steps=2", f'run.dir="{tmp_path / "run"}"'])
+    trainer = Trainer(cfg, progress=lambda _: None)
+    assert trainer.terms["stlpips"][1].metric.net_name == "alex" and trainer.terms["stlpips_vgg"][0] == 0.5
+    assert trainer.terms["stlpips_vgg"][1].metric.net_name == "vgg"
+    result = trainer.run([str(image_dir)], fresh=True)
+    assert result.losses["stlpips_vgg"] > 0 and result.losses["stlpips"] > 0
+    with pytest.raises(ConfigError, match="stlpips_vgg_weight"):
+        load_train_config("x2-fast-fidelity", ['loss.stlpips_net="vgg"', "loss.stlpips_vgg_weight=1"])

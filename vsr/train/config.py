@@ -46,6 +46,9 @@ class LossConfig:
     hfp_levels: int = 2
     stlpips_weight: float = 0.0
     stlpips_net: str = "alex"  # alex | vgg
+    # a second ST-LPIPS term on VGG beside an AlexNet one: each network accepts textures the other
+    # sees through (benchmarks/metric_adversary.py), so an output must pass both
+    stlpips_vgg_weight: float = 0.0
     distill_weight: float = 0.0  # L1 to the teacher's output
     teacher: str = ""  # teacher weight file (.safetensors/.pth) or shipped name
     teacher_once: bool = True  # bicubic degradation: run the teacher once per training image, not per step
@@ -137,7 +140,7 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.loss.distill_weight > 0 and not cfg.loss.teacher:
         raise ConfigError("loss.distill_weight > 0 needs loss.teacher (a teacher weight file)")
     weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight,
-               cfg.loss.temporal_weight, cfg.loss.artifact_weight)
+               cfg.loss.temporal_weight, cfg.loss.artifact_weight, cfg.loss.stlpips_vgg_weight)
     if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
         raise ConfigError(f"loss weights must be >= 0 and at least one > 0, got {weights}")
     if cfg.loss.temporal_weight > 0:
@@ -145,6 +148,9 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"loss.temporal_weight > 0 trains on pairs of crops: data.batch must be even, got {cfg.data.batch}")
         if cfg.loss.temporal_shift < 1 or cfg.loss.temporal_margin < 0 or 2 * cfg.loss.temporal_margin >= cfg.data.patch:
             raise ConfigError("loss.temporal_shift must be >= 1 and loss.temporal_margin in 0..data.patch/2")
+    if cfg.loss.stlpips_vgg_weight > 0 and cfg.loss.stlpips_net == "vgg":
+        raise ConfigError("loss.stlpips_vgg_weight is a VGG term beside an AlexNet one: set loss.stlpips_net=\"alex\" "
+                          "(or raise loss.stlpips_weight instead)")
     if cfg.loss.artifact_weight > 0 and (cfg.loss.artifact_window < 3 or cfg.loss.artifact_window % 2 == 0
                                          or not 0 < cfg.loss.ema_decay < 1):
         raise ConfigError(f"loss.artifact_window must be odd and >= 3 and loss.ema_decay in (0, 1), got "

@@ -144,6 +144,8 @@ class Trainer:
             self.terms["hfp"] = (loss.hfp_weight, HighFreqLoss(loss.hfp_method, loss.hfp_levels))
         if loss.stlpips_weight > 0:
             self.terms["stlpips"] = (loss.stlpips_weight, STLPIPSLoss(loss.stlpips_net).to(self.device))
+        if loss.stlpips_vgg_weight > 0:
+            self.terms["stlpips_vgg"] = (loss.stlpips_vgg_weight, STLPIPSLoss("vgg").to(self.device))
         self.temporal: ShiftConsistencyLoss | None = None
         if loss.temporal_weight > 0:
             self.temporal = ShiftConsistencyLoss(loss.temporal_margin * self.scale)
