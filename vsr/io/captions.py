@@ -22,6 +22,7 @@ prevention where a NAL payload needs it.
 from __future__ import annotations
 
 import threading
+from typing import Iterator
 
 import av
 
@@ -91,15 +92,13 @@ def user_data(cc_data: bytes) -> bytes:
     return b"\x00\x00\x01\xb2" + _ga94(cc_data)
 
 
-def _annexb_units(data: bytes) -> list[tuple[int, int]]:
-    """``(start code offset, unit offset)`` of each unit after a ``00 00 01`` start code."""
-    units = []
+def _annexb_units(data: bytes) -> Iterator[tuple[int, int]]:
+    """``(start code offset, unit offset)`` of each unit after a ``00 00 01`` start code, in order
+    (found as they are asked for: a caller that stops at the first slice reads no further)."""
     i = data.find(b"\x00\x00\x01")
     while i >= 0:
-        start = i - 1 if i > 0 and data[i - 1] == 0 else i
-        units.append((start, i + 3))
+        yield (i - 1 if i > 0 and data[i - 1] == 0 else i), i + 3
         i = data.find(b"\x00\x00\x01", i + 3)
-    return units
 
 
 def _is_picture_data(codec: str, header: int) -> bool:
@@ -140,8 +139,7 @@ def with_captions(codec: str, data: bytes, cc_data: bytes) -> bytes | None:
             if kind in (3, 6):  # OBU_FRAME_HEADER, OBU_FRAME
                 return data[:at] + metadata_obu(cc_data) + data[at:]
         return None
-    units = _annexb_units(data)
-    if not units or units[0][0] != 0:
+    if not data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
         return None
     if codec == "mpeg2video":
         wrapped = user_data(cc_data)
@@ -149,7 +147,7 @@ def with_captions(codec: str, data: bytes, cc_data: bytes) -> bytes | None:
             return None  # such bytes would read as a start code (no valid cc_data has them)
     else:
         wrapped = b"\x00\x00\x00\x01" + sei_nal(codec, cc_data)
-    for start, unit in units:
+    for start, unit in _annexb_units(data):
         if unit < len(data) and _is_picture_data(codec, data[unit]):
             return data[:start] + wrapped + data[start:]
     return None
