@@ -3,7 +3,8 @@
 For each model, input size and batch, every backend that can run here is built (or loaded from the
 engine cache), warmed up and timed on the same input in one run: frames per second, speed relative
 to eager, and on a GPU the fraction of the device's dense fp16 tensor peak reached
-(model FLOPs x fps / peak). Build time (and whether the build came from the disk cache) is reported
+(model FLOPs x fps / peak). Each row also records how far that backend's output lies from the eager
+fp32 engine's on one seeded random input (``max_abs_diff_vs_fp32``, in [0,1] units). Build time (and whether the build came from the disk cache) is reported
 separately from the timing.
 
     python benchmarks/bench_backends.py --models compact-x2-fast compact-x4-fast \
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> dict:
             w, h = (int(v) for v in size.split("x"))
             for batch in args.batches:
                 eager_fps = None
+                probe = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+                reference: list[torch.Tensor] = []  # eager fp32 on the probe, made when first needed
                 for spec in args.backends:
                     backend, _, mode = spec.partition("@")
                     if mode:
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> dict:
                         engine.warmup(h, w)
                         build_s = time.perf_counter() - t0
                         fps = _fps(engine, x, args.iters)
+                        if not reference:
+                            reference.append(Engine(model, device, precision="fp32")(probe).float())
+                        diff = (engine(probe).float() - reference[0]).abs().max().item()
                     except (VsrError, RuntimeError) as e:
                         rows.append({**row, "failed": str(e).splitlines()[0]})
                         print(f"{name} {size} b{batch} {spec:>8}: failed ({str(e).splitlines()[0]})")
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
                     row.update({
                         "precision": str(engine.dtype).removeprefix("torch."), "fps": round(fps, 2),
                         "build_s": round(build_s, 2), "build_cached": any(b.cached for b in engine.builds),
-                        "gflops_per_frame": round(2 * macs / 1e9, 1),
+                        "gflops_per_frame": round(2 * macs / 1e9, 1), "max_abs_diff_vs_fp32": round(diff, 5),
                     })
                     if backend == "eager":
                         eager_fps = fps
@@ -128,8 +134,12 @@ def main(argv: list[str] | None = None) -> dict:
                     print(f"{name} {size} b{batch} {spec:>8}: {fps:8.2f} fps"
                           + (f"  {row['vs_eager']:.2f}x eager" if "vs_eager" in row else "")
                           + (f"  {row['fraction_of_fp16_peak'] * 100:.1f}% of fp16 peak" if "fraction_of_fp16_peak" in row else "")
-                          + f"  (build {build_s:.1f} s{', cached' if row['build_cached'] else ''})")
+                          + f"  (build {build_s:.1f} s{', cached' if row['build_cached'] else ''};"
+                          f" max |out - fp32| {diff * 255:.2f}/255)")
                     save()
+                del reference, probe
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
     record["complete"] = True
     if args.json:
         write_result(args.json, record)

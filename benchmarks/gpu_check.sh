@@ -12,12 +12,15 @@
 #   env       GPU, driver, library versions, whether torch-tensorrt imports
 #   tests     VSR_REQUIRE_GPU=1 pytest tests/gpu + the nvcc --ptx kernel tests
 #   kernels   benchmarks/bench_kernels.py at 1080p                    -> $OUT/kernels.json
-#   drift     benchmarks/fp16_drift.py on CUDA, every shipped model    -> $OUT/drift-x2.json, drift-x4.json
 #   eager     bench_backends, eager, 4 models x 540p/720p/1080p x b1/b4 -> $OUT/backends-eager.json
 #   compile   bench_backends at 1080p: eager vs compile@reduce-overhead vs compile@max-autotune
 #             vs tensorrt, x2 and x4 fast                              -> $OUT/backends-compile.json
-#   suite     benchmarks/bench_suite.py (clips, e2e, telemetry, sweeps) -> $OUT/suite/*.json, .png
 #   pipeline  pytest tests/integration on the GPU machine (files and streams through CUDA)
+#   suite     benchmarks/bench_suite.py (clips, e2e, telemetry, sweeps) -> $OUT/suite/*.json, .png
+#   drift     benchmarks/fp16_drift.py on CUDA, every shipped model    -> $OUT/drift-x2.json, drift-x4.json
+# (drift is last: tests/gpu already hold every backend to eager fp32 within fp16 tolerance.)
+# The two pytest stages spread over the machine's cores with pytest-xdist where it is installed (the
+# GPU image has it); the timed stages run alone.
 # At most 8 files come back from $OUT: the list above plus check.log (everything printed) is 8.
 #
 # VSR_GPU_CHECK_BUDGET: seconds for all stages (default 540, under the call's 600 s limit).
@@ -31,7 +34,9 @@ exec > >(tee -a "$OUT/check.log") 2>&1
 budget=${VSR_GPU_CHECK_BUDGET:-540}
 rehearsal=${VSR_GPU_CHECK_REHEARSAL:-0}
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env tests kernels drift eager compile suite pipeline)
+[ ${#stages[@]} -gt 0 ] || stages=(env tests kernels eager compile pipeline suite drift)
+xdist=()
+python3 -c 'import xdist' 2>/dev/null && xdist=(-n 8)
 export PYTHONUNBUFFERED=1 VSR_CACHE_DIR=${VSR_CACHE_DIR:-/tmp/vsr-cache}
 summary=()
 status=0  # 1 once a stage fails, times out, is skipped or unknown: the exit status says "incomplete"
@@ -103,23 +108,23 @@ EOF
 for s in "${stages[@]}"; do
     case $s in
     env) export -f env_report; stage env 60 bash -c env_report ;;
-    tests) stage tests 240 env VSR_REQUIRE_GPU=$req python3 -m pytest -q -rfEs -p no:cacheprovider \
+    tests) stage tests 120 env VSR_REQUIRE_GPU=$req python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" \
                tests/gpu tests/unit/test_kernels.py ;;
     kernels) stage kernels 60 python3 benchmarks/bench_kernels.py --size "$kb_size" --json "$OUT/kernels.json" ;;
     drift)
-        stage drift-x2 60 python3 benchmarks/fp16_drift.py "${drift_models[@]}" -s 2 --device $dev \
+        stage drift-x2 50 python3 benchmarks/fp16_drift.py "${drift_models[@]}" -s 2 --device $dev \
             --data "${drift_data[@]}" --json "$OUT/drift-x2.json"
-        [ "$x4_drift" = 1 ] && stage drift-x4 60 python3 benchmarks/fp16_drift.py -m compact-x4-fast \
+        [ "$x4_drift" = 1 ] && stage drift-x4 50 python3 benchmarks/fp16_drift.py -m compact-x4-fast \
             -m compact-x4-quality -m compact-x4-fast-perceptual -m compact-x4-fast-video -s 4 --device $dev --data "${drift_data[@]}" \
             --json "$OUT/drift-x4.json" ;;
-    eager) stage eager 120 python3 benchmarks/bench_backends.py --device $dev --models "${models[@]}" \
+    eager) stage eager 110 python3 benchmarks/bench_backends.py --device $dev --models "${models[@]}" \
                --sizes "${sizes[@]}" --batches "${batches[@]}" --backends eager --json "$OUT/backends-eager.json" ;;
-    compile) stage compile 240 python3 benchmarks/bench_backends.py --device $dev --models compact-x2-fast \
+    compile) stage compile 200 python3 benchmarks/bench_backends.py --device $dev --models compact-x2-fast \
                  compact-x4-fast --sizes $big --batches 1 \
                  --backends eager compile@reduce-overhead compile@max-autotune tensorrt \
                  --json "$OUT/backends-compile.json" ;;
-    suite) stage suite 180 python3 benchmarks/bench_suite.py --device $dev "${suite[@]}" --out-dir "$OUT/suite" ;;
-    pipeline) stage pipeline 240 python3 -m pytest -q -rfEs -p no:cacheprovider "${pipeline[@]}" ;;
+    suite) stage suite 120 python3 benchmarks/bench_suite.py --device $dev "${suite[@]}" --out-dir "$OUT/suite" ;;
+    pipeline) stage pipeline 150 python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" "${pipeline[@]}" ;;
     *) echo "gpu_check: unknown stage $s"; summary+=("$s: unknown stage"); status=1 ;;
     esac
 done
