@@ -19,8 +19,9 @@
 #   suite     benchmarks/bench_suite.py (clips, e2e, telemetry, sweeps) -> $OUT/suite/*.json, .png
 #   drift     benchmarks/fp16_drift.py on CUDA, every shipped model    -> $OUT/drift-x2.json, drift-x4.json
 # (drift is last: tests/gpu already hold every backend to eager fp32 within fp16 tolerance.)
-# The two pytest stages spread over the machine's cores with pytest-xdist where it is installed (the
-# GPU image has it); the timed stages run alone.
+# The pytest stages spread over the machine's cores with pytest-xdist where it is installed (the GPU
+# image has it); the timed stages run alone, and so do the bench CLI tests, which check that the
+# figures they time are consistent with each other.
 # At most 8 files come back from $OUT: the list above plus check.log (everything printed) is 8.
 #
 # VSR_GPU_CHECK_BUDGET: seconds for all stages (default 540, under the call's 600 s limit).
@@ -73,14 +74,15 @@ if [ "$rehearsal" = 1 ]; then
     dev=cpu req=0 kb_size=64x48 drift_data=(.data/eval/Set5) sizes=(64x48) batches=(1)
     models=(compact-x2-fast) big=64x48 drift_models=(-m compact-x2-fast) x4_drift=0
     suite=(--frames 2 --repeats 1 --sweep-sizes 360p --sweep-batches 1 --label rehearsal bench:360p)
-    pipeline=(tests/integration/test_upscale.py -x)
+    pipeline=(tests/integration/test_upscale.py -x) pipeline_timed=()
 else
     dev=cuda req=1 kb_size=1920x1080 drift_data=(.data/eval/Set5 .data/eval/Set14) sizes=(960x540 1280x720 1920x1080)
     batches=(1 4) models=(compact-x2-fast compact-x4-fast compact-x2-quality compact-x4-quality) big=1920x1080
     drift_models=(-m compact-x2-fast -m compact-x2-quality -m compact-x2-fast-perceptual -m compact-x2-fast-video)
     x4_drift=1
     suite=(--frames 100 --repeats 2 --note "gpu_check.sh suite stage")
-    pipeline=(tests/integration)
+    pipeline=(tests/integration/test_upscale.py tests/integration/test_stream.py)
+    pipeline_timed=(tests/integration/test_bench_cli.py tests/integration/test_bench_competitors.py)
 fi
 
 env_report() {
@@ -124,7 +126,10 @@ for s in "${stages[@]}"; do
                  --backends eager compile@reduce-overhead compile@max-autotune tensorrt \
                  --json "$OUT/backends-compile.json" ;;
     suite) stage suite 120 python3 benchmarks/bench_suite.py --device $dev "${suite[@]}" --out-dir "$OUT/suite" ;;
-    pipeline) stage pipeline 150 python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" "${pipeline[@]}" ;;
+    pipeline)
+        stage pipeline 120 python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" "${pipeline[@]}"
+        [ ${#pipeline_timed[@]} -gt 0 ] && stage bench-cli 60 python3 -m pytest -q -rfEs -p no:cacheprovider \
+            "${pipeline_timed[@]}" ;;
     *) echo "gpu_check: unknown stage $s"; summary+=("$s: unknown stage"); status=1 ;;
     esac
 done
