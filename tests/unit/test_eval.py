@@ -260,16 +260,40 @@ def test_metric_adversary_drives_each_metric_down_and_scores_with_the_other(tmp_
     out, sheet = tmp_path / "adv.json", tmp_path / "adv.png"
     mod = _benchmark("metric_adversary")
     assert mod.main(["--data", str(data), "--crop", "48", "--steps", "4", "--lr", "0.01", "--threads", "1",
-                     "--json", str(out), "--sheet", str(sheet)]) == 0
+                     "--spectral-weight", "50", "--spectral-mode", "excess", "--json", str(out), "--sheet", str(sheet)]) == 0
     doc = json.loads(out.read_text())
     (row,) = doc["images"]
     for net in ("alex", "vgg"):  # the search lowers the metric it follows
         assert row[f"{net}-optimised"][f"stlpips_{net}"] < row["start"][f"stlpips_{net}"]
-    for what in ("start", "alex-optimised", "vgg-optimised"):
-        assert set(row[what]) == {"stlpips_alex", "stlpips_vgg", "psnr_y", "ssim_y"}
+    pair = row["alex+50excess-optimised"]  # and the pair of losses, which it was given
+    assert pair["stlpips_alex"] + 50 * pair["spectral"] < row["start"]["stlpips_alex"] + 50 * row["start"]["spectral"]
+    for what in ("start", "alex-optimised", "vgg-optimised", "alex+50excess-optimised"):
+        assert set(row[what]) == {"stlpips_alex", "stlpips_vgg", "psnr_y", "ssim_y", "spectral"}
     assert doc["mean"]["start"] == row["start"] and doc["commit"]
-    assert read_image(sheet).shape == (48, 4 * 48, 3)  # HR | start | alex- | vgg-optimised
+    assert "SpectralLoss(HR, mode=excess)" in doc["protocol"]
+    assert read_image(sheet).shape == (48, 5 * 48, 3)  # HR | start | alex- | vgg- | alex+spectral-optimised
     assert mod.main(["--data", str(data), "--crop", "96"]) == 1  # no image that large
+
+
+def test_spectral_excess_splits_what_an_upscale_invents_from_what_it_lacks(tmp_path: Path) -> None:
+    from clips import natural_picture
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for seed in (1, 2):
+        write_image(data / f"p{seed}.png", (natural_picture(64, seed=seed) * 255).round().astype(np.uint8))
+    out = tmp_path / "ex.json"
+    mod = _benchmark("spectral_excess")
+    assert mod.main(["-s", "2", "-m", "bicubic", "-m", "compact-x2-fast", "--data", str(data), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    rows = {r["model"]: r for r in doc["results"]}
+    assert len(doc["images"]) == 2 and doc["commit"] and doc["command"].startswith("python benchmarks/spectral_excess.py")
+    for r in rows.values():
+        assert r["excess"] >= 0 and r["deficit"] > 0 and r["two_sided"] == pytest.approx(r["excess"] + r["deficit"], abs=2e-4)
+    # a blurry upscale lacks far more than it invents; the network restores some of it (less deficit)
+    assert rows["bicubic"]["deficit"] > 20 * rows["bicubic"]["excess"]
+    assert rows["compact-x2-fast"]["deficit"] < 0.9 * rows["bicubic"]["deficit"]
+    assert mod.main(["-s", "2", "-m", "bicubic", "--data", str(tmp_path / "none")]) == 1
 
 
 def test_crop_sheet_puts_the_same_place_of_every_output_side_by_side(tmp_path: Path) -> None:

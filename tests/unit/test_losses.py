@@ -126,3 +126,80 @@ def test_artifact_loss_falls_on_fast_changing_error_where_the_network_is_worse_t
     x = hatch.clone().requires_grad_(True)
     loss(x, hr, hr).backward()
     assert x.grad[..., :, 20:].abs().max() == 0 and x.grad[..., :, 3:13].abs().sum() > 0
+
+
+def test_spectral_loss_lets_a_texture_move_but_not_change_frequency() -> None:
+    """Per unit of pixel error, a random texture shifted by one pixel (its spectrum kept, up to what
+    enters and leaves each window) costs far less than a diagonal checker added to it (energy where
+    the truth has none); descending the loss takes the checker out."""
+    from vsr.train.losses import SpectralLoss
+
+    g = torch.Generator().manual_seed(2)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 72, 72, generator=g), 3, stride=1)  # 70x70 texture
+    hr = base[..., 1:65, 1:65]
+    moved = base[..., 1:65, 2:66]  # the same texture one pixel to the right
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    checker = hr + 0.03 * (((yy + xx) % 2) * 2 - 1).float()  # a Nyquist diagonal pattern
+    loss, l1 = SpectralLoss(16, 8, mode="both"), L1Loss()
+    assert float(loss(hr, hr)) == 0
+    per_error = lambda x: float(loss(x, hr)) / float(l1(x, hr))  # noqa: E731
+    assert per_error(moved) < 0.75 * per_error(checker)
+    # the mean of each window is left out: a brightness change alone costs nothing
+    assert float(loss(hr + 0.05, hr)) == pytest.approx(0, abs=1e-3)
+    pattern = checker - hr
+    x = checker.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=2e-3)
+    for _ in range(60):  # descending the loss alone takes most of the pattern out
+        opt.zero_grad()
+        loss(x, hr).backward()
+        assert torch.isfinite(x.grad).all()
+        opt.step()
+    left = ((x.detach() - hr) * pattern).sum() / (pattern * pattern).sum()
+    assert float(loss(x.detach(), hr)) < 0.1 * float(loss(checker, hr)) and float(left) < 0.3
+
+
+def test_spectral_excess_charges_invented_energy_not_missing_detail() -> None:
+    """An upscale that lacks the truth's fine detail (a blur) is far off in the two-sided term and
+    nearly free in "excess" mode; a pattern the truth lacks costs the same in both."""
+    from vsr.train.losses import SpectralLoss
+
+    g = torch.Generator().manual_seed(2)
+    hr = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 66, 66, generator=g), 3, stride=1)
+    blur = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(hr, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    checker = hr + 0.04 * (((yy + xx) % 2) * 2 - 1).float()
+    both, excess = SpectralLoss(16, 8, mode="both"), SpectralLoss(16, 8, mode="excess")
+    assert float(excess(blur, hr)) < 0.01 * float(both(blur, hr))
+    assert float(excess(checker, hr)) > 0.9 * float(both(checker, hr)) > 0
+    assert float(excess(checker, hr)) > 20 * float(excess(blur, hr))
+    with pytest.raises(ValueError, match="mode"):
+        SpectralLoss(mode="deficit")
+
+
+def test_spectral_loss_takes_windows_at_the_given_stride_and_odd_sizes() -> None:
+    from vsr.train.losses import SpectralLoss
+
+    x = torch.rand(2, 3, 37, 29, generator=torch.Generator().manual_seed(4))
+    spec = SpectralLoss(8, 4).spectrum(x)
+    windows = ((37 - 8) // 4 + 1) * ((29 - 8) // 4 + 1)
+    assert spec.shape == (2, 3 * windows, 8, 5)
+    # windows by hand: one channel, mean removed, Hann x Hann, orthonormal DFT magnitude
+    hann = torch.hann_window(8, periodic=False)
+    for image, channel, index, (y0, x0) in ((0, 0, 0, (0, 0)), (1, 2, 7, (4, 4)), (1, 1, 2, (0, 8))):
+        y = x[image, channel, y0 : y0 + 8, x0 : x0 + 8]
+        ref = torch.fft.rfft2((y - y.mean()) * torch.outer(hann, hann), norm="ortho").abs()
+        assert torch.allclose(spec[image, channel * windows + index], ref, atol=1e-4)
+
+
+def test_spectral_loss_sees_a_pattern_in_one_colour_channel() -> None:
+    """A checker drawn in the chroma only (luma unchanged) is still charged."""
+    from vsr.train.losses import SpectralLoss
+
+    hr = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 50, 50, generator=torch.Generator().manual_seed(6)), 3, stride=1)
+    yy, xx = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    c = 0.04 * (((yy + xx) % 2) * 2 - 1).float()
+    chroma = hr + torch.stack([c, -c * 0.299 / 0.587, torch.zeros_like(c)])  # R up, G down: BT.601 luma unchanged
+    luma = lambda t: (t * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1)  # noqa: E731
+    assert (luma(chroma) - luma(hr)).abs().max() < 1e-6
+    loss = SpectralLoss(16, 8, mode="excess")
+    assert float(loss(chroma, hr)) > 20 * float(loss(hr, hr) + 1e-6)

@@ -364,3 +364,24 @@ def test_a_vgg_st_lpips_term_beside_the_alexnet_one(image_dir: Path, tmp_path: P
     assert result.losses["stlpips_vgg"] > 0 and result.losses["stlpips"] > 0
     with pytest.raises(ConfigError, match="stlpips_vgg_weight"):
         load_train_config("x2-fast-fidelity", ['loss.stlpips_net="vgg"', "loss.stlpips_vgg_weight=1"])
+
+
+def test_the_spectral_term_trains_and_its_window_is_checked(image_dir: Path, tmp_path: Path) -> None:
+    from vsr.train.loop import Trainer
+
+    torch.set_num_threads(1)
+    cfg = load_train_config("x2-fast-fidelity", [
+        f'model="{_tiny_preset(tmp_path)}"', "loss.distill_weight=0", "loss.spectral_weight=10", "loss.spectral_patch=8",
+        "loss.spectral_stride=4", "data.batch=2", "data.patch=16", "optim.warmup=0", "optim.steps=2",
+        f'run.dir="{tmp_path / "run"}"'])
+    trainer = Trainer(cfg, progress=lambda _: None)
+    weight, term = trainer.terms["spectral"]
+    assert weight == 10 and (term.patch, term.stride, term.mode) == (8, 4, "excess")
+    result = trainer.run([str(image_dir)], fresh=True)
+    assert result.losses["spectral"] > 0 and result.step == 2
+    with pytest.raises(ConfigError, match="spectral_patch"):
+        load_train_config("x2-fast-fidelity", ["loss.spectral_weight=1", "data.patch=16", "loss.spectral_patch=40"])
+    with pytest.raises(ConfigError, match="spectral_stride"):
+        load_train_config("x2-fast-fidelity", ["loss.spectral_weight=1", "loss.spectral_stride=0"])
+    with pytest.raises(ConfigError, match="spectral_mode"):
+        load_train_config("x2-fast-fidelity", ["loss.spectral_weight=1", 'loss.spectral_mode="deficit"'])

@@ -66,6 +66,14 @@ class LossConfig:
     artifact_weight: float = 0.0
     artifact_window: int = 7
     ema_decay: float = 0.999
+    # SpectralLoss: L1 between the local amplitude spectra (luma, spectral_patch-px Hann windows every
+    # spectral_stride px) of output and target; phase-free, so textures may move but not change
+    # frequency (a pattern the truth lacks, like ST-LPIPS alex's crosshatch, pays). spectral_mode
+    # "excess" charges only the energy the output has beyond the truth's, "both" any difference
+    spectral_weight: float = 0.0
+    spectral_mode: str = "excess"
+    spectral_patch: int = 16
+    spectral_stride: int = 8
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,7 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.loss.distill_weight > 0 and not cfg.loss.teacher:
         raise ConfigError("loss.distill_weight > 0 needs loss.teacher (a teacher weight file)")
     weights = (cfg.loss.pixel_weight, cfg.loss.hfp_weight, cfg.loss.stlpips_weight, cfg.loss.distill_weight, cfg.loss.gan_weight,
-               cfg.loss.temporal_weight, cfg.loss.artifact_weight, cfg.loss.stlpips_vgg_weight)
+               cfg.loss.temporal_weight, cfg.loss.artifact_weight, cfg.loss.stlpips_vgg_weight, cfg.loss.spectral_weight)
     if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
         raise ConfigError(f"loss weights must be >= 0 and at least one > 0, got {weights}")
     if cfg.loss.temporal_weight > 0:
@@ -155,6 +163,12 @@ def _validate(cfg: TrainConfig) -> None:
                                          or not 0 < cfg.loss.ema_decay < 1):
         raise ConfigError(f"loss.artifact_window must be odd and >= 3 and loss.ema_decay in (0, 1), got "
                           f"{cfg.loss.artifact_window} and {cfg.loss.ema_decay}")
+    if cfg.loss.spectral_weight > 0 and not (4 <= cfg.loss.spectral_patch <= 2 * cfg.data.patch
+                                             and cfg.loss.spectral_stride >= 1):
+        raise ConfigError(f"loss.spectral_patch must be 4..{2 * cfg.data.patch} px (within the smallest HR patch) and "
+                          f"loss.spectral_stride >= 1, got {cfg.loss.spectral_patch} and {cfg.loss.spectral_stride}")
+    if cfg.loss.spectral_mode not in ("both", "excess"):
+        raise ConfigError(f"loss.spectral_mode must be \"both\" or \"excess\", got {cfg.loss.spectral_mode!r}")
     if cfg.data.patch < 8 or cfg.data.batch < 1 or cfg.optim.steps < 1 or cfg.data.workers < 1:
         raise ConfigError("data.patch must be >= 8, data.batch, data.workers and optim.steps >= 1")
 

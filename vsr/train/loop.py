@@ -31,8 +31,8 @@ from vsr.errors import BackendUnavailableError, ConfigError, InputNotFoundError,
 from vsr.train.config import TrainConfig
 from vsr.train.data import HRImageSet, TeacherTargets, find_images
 from vsr.train.degrade import make_degradation
-from vsr.train.losses import (ArtifactLoss, CharbonnierLoss, HighFreqLoss, L1Loss, ShiftConsistencyLoss, STLPIPSLoss, gan_loss,
-                              make_discriminator)
+from vsr.train.losses import (ArtifactLoss, CharbonnierLoss, HighFreqLoss, L1Loss, ShiftConsistencyLoss, SpectralLoss,
+                              STLPIPSLoss, gan_loss, make_discriminator)
 
 log = logging.getLogger("vsr.train")
 
@@ -146,6 +146,10 @@ class Trainer:
             self.terms["stlpips"] = (loss.stlpips_weight, STLPIPSLoss(loss.stlpips_net).to(self.device))
         if loss.stlpips_vgg_weight > 0:
             self.terms["stlpips_vgg"] = (loss.stlpips_vgg_weight, STLPIPSLoss("vgg").to(self.device))
+        if loss.spectral_weight > 0:
+            self.terms["spectral"] = (loss.spectral_weight,
+                                      SpectralLoss(loss.spectral_patch, loss.spectral_stride,
+                                                   loss.spectral_mode).to(self.device))
         self.temporal: ShiftConsistencyLoss | None = None
         if loss.temporal_weight > 0:
             self.temporal = ShiftConsistencyLoss(loss.temporal_margin * self.scale)

@@ -134,6 +134,46 @@ class ArtifactLoss(nn.Module):
         return (self.artifact_map(sr, hr, ema) * (sr.float() - hr.float()).abs()).mean()
 
 
+class SpectralLoss(nn.Module):
+    """L1 between the local amplitude spectra of output and target: each of R, G and B is cut into
+    ``patch`` x ``patch`` windows every ``stride`` pixels, each window's mean removed and a Hann
+    window applied, and the magnitudes of their 2-D DFTs (orthonormal) compared. (On luma alone, a
+    network trained against it moved its crosshatch into the chroma, as magenta and green blotches.)
+
+    The phase is left out, so this is not a fidelity term: a texture may be drawn anywhere as long as
+    its energy sits at the frequencies the truth's does. A pattern the truth lacks (the diagonal
+    crosshatch an AlexNet ST-LPIPS loss accepts on fine texture) puts energy where the truth has none,
+    and pays for it here.
+
+    ``mode="excess"`` counts only the energy the output has beyond the truth's, bin by bin: what an
+    upscale lacks (most of the two-sided term, on any real picture: fine detail the LR no longer
+    holds) is left to the other losses, and only what it invents is charged."""
+
+    MODES = ("both", "excess")
+
+    def __init__(self, patch: int = 16, stride: int = 8, mode: str = "both") -> None:
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"SpectralLoss mode must be one of {self.MODES}, got {mode!r}")
+        self.patch, self.stride, self.mode = patch, stride, mode
+        hann = torch.hann_window(patch, periodic=False, dtype=torch.float32)
+        self.register_buffer("window", torch.outer(hann, hann), persistent=False)
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N,C,H,W)`` -> the magnitudes ``(N, C x windows, patch, patch // 2 + 1)``."""
+        n, c, h, w = x.shape
+        p = self.patch
+        y = x.float().reshape(n * c, 1, h, w)
+        tiles = F.unfold(y, p, stride=self.stride).transpose(1, 2).reshape(n, -1, p, p)
+        tiles = (tiles - tiles.mean((-2, -1), keepdim=True)) * self.window
+        f = torch.fft.rfft2(tiles, norm="ortho")
+        return torch.sqrt(f.real.square() + f.imag.square() + 1e-8)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        diff = self.spectrum(sr) - self.spectrum(hr)
+        return (diff.clamp_min(0) if self.mode == "excess" else diff.abs()).mean()
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: strided spectral-norm convs. ``(N,3,H,W)`` [0,1] -> ``(N,1,H/8,W/8)`` logits."""
 
