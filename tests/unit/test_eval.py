@@ -290,6 +290,8 @@ def test_spectral_excess_splits_what_an_upscale_invents_from_what_it_lacks(tmp_p
     assert len(doc["images"]) == 2 and doc["commit"] and doc["command"].startswith("python benchmarks/spectral_excess.py")
     for r in rows.values():
         assert r["excess"] >= 0 and r["deficit"] > 0 and r["two_sided"] == pytest.approx(r["excess"] + r["deficit"], abs=2e-4)
+        grid = np.array(r["excess_bins"])  # where the excess sits: its mean over the bins is the excess
+        assert grid.shape == (16, 9) and grid.mean() == pytest.approx(r["excess"], rel=1e-2, abs=2e-3)
     # a blurry upscale lacks far more than it invents; the network restores some of it (less deficit)
     assert rows["bicubic"]["deficit"] > 20 * rows["bicubic"]["excess"]
     assert rows["compact-x2-fast"]["deficit"] < 0.9 * rows["bicubic"]["deficit"]
