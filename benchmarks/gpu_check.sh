@@ -10,7 +10,8 @@
 #
 # Stages (default: all, in this order; name some to rerun only those):
 #   env       GPU, driver, library versions, whether torch-tensorrt imports
-#   tests     VSR_REQUIRE_GPU=1 pytest tests/gpu + the nvcc --ptx kernel tests
+#   tests     VSR_REQUIRE_GPU=1 pytest tests/gpu + the nvcc --ptx kernel tests (then, alone, the GPU
+#             bench test, whose timed figures must agree with each other)
 #   kernels   benchmarks/bench_kernels.py at 1080p                    -> $OUT/kernels.json
 #   eager     bench_backends, eager, 4 models x 540p/720p/1080p x b1/b4 -> $OUT/backends-eager.json
 #   compile   bench_backends at 1080p: eager vs compile@reduce-overhead vs compile@max-autotune
@@ -20,8 +21,8 @@
 #   drift     benchmarks/fp16_drift.py on CUDA, every shipped model    -> $OUT/drift-x2.json, drift-x4.json
 # (drift is last: tests/gpu already hold every backend to eager fp32 within fp16 tolerance.)
 # The pytest stages spread over the machine's cores with pytest-xdist where it is installed (the GPU
-# image has it); the timed stages run alone, and so do the bench CLI tests, which check that the
-# figures they time are consistent with each other.
+# image has it); the timed stages run alone, and so do the bench tests (GPU and CLI), which check
+# that the figures they time are consistent with each other.
 # At most 8 files come back from $OUT: the list above plus check.log (everything printed) is 8.
 #
 # VSR_GPU_CHECK_BUDGET: seconds for all stages (default 540, under the call's 600 s limit).
@@ -110,8 +111,11 @@ EOF
 for s in "${stages[@]}"; do
     case $s in
     env) export -f env_report; stage env 60 bash -c env_report ;;
-    tests) stage tests 120 env VSR_REQUIRE_GPU=$req python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" \
-               tests/gpu tests/unit/test_kernels.py ;;
+    tests)
+        stage tests 120 env VSR_REQUIRE_GPU=$req python3 -m pytest -q -rfEs -p no:cacheprovider "${xdist[@]}" \
+            tests/gpu tests/unit/test_kernels.py --ignore=tests/gpu/test_bench_gpu.py
+        stage gpu-bench 60 env VSR_REQUIRE_GPU=$req python3 -m pytest -q -rfEs -p no:cacheprovider \
+            tests/gpu/test_bench_gpu.py ;;
     kernels) stage kernels 60 python3 benchmarks/bench_kernels.py --size "$kb_size" --json "$OUT/kernels.json" ;;
     drift)
         stage drift-x2 50 python3 benchmarks/fp16_drift.py "${drift_models[@]}" -s 2 --device $dev \
