@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
-from pathlib import Path
 
 import torch
 
@@ -42,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from vsr.archs import load_model
-    from vsr.bench.suite import git_commit
+    from vsr.bench.suite import git_commit, write_result
     from vsr.errors import VsrError
     from vsr.metrics import quantize
     from vsr.metrics.benchmark import find_datasets, load_hr
@@ -98,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         "negative part; x 1e-3, mean over images",
             "images": images, "results": rows,
         }
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        write_result(args.json, doc)
     return 0
 
 
