@@ -66,8 +66,8 @@ class LossConfig:
     artifact_weight: float = 0.0
     artifact_window: int = 7
     ema_decay: float = 0.999
-    # SpectralLoss: L1 between the local amplitude spectra (luma, spectral_patch-px Hann windows every
-    # spectral_stride px) of output and target; phase-free, so textures may move but not change
+    # SpectralLoss: L1 between the local amplitude spectra (R, G and B; spectral_patch-px Hann windows
+    # every spectral_stride px) of output and target; phase-free, so textures may move but not change
     # frequency (a pattern the truth lacks, like ST-LPIPS alex's crosshatch, pays). spectral_mode
     # "excess" charges only the energy the output has beyond the truth's, "both" any difference
     spectral_weight: float = 0.0
