@@ -4,8 +4,8 @@ For each model, input size and batch, every backend that can run here is built (
 engine cache), warmed up and timed on the same input in one run: frames per second, speed relative
 to eager, and on a GPU the fraction of the device's dense fp16 tensor peak reached
 (model FLOPs x fps / peak). Each row also records how far that backend's output lies from the eager
-fp32 engine's on one seeded random input (``max_abs_diff_vs_fp32``, in [0,1] units). Build time (and whether the build came from the disk cache) is reported
-separately from the timing.
+fp32 engine's on one seeded random input (``max_abs_diff_vs_fp32``, in [0,1] units). Build time
+(and whether the build came from the disk cache) is reported separately from the timing.
 
     python benchmarks/bench_backends.py --models compact-x2-fast compact-x4-fast \
         --sizes 960x540 1280x720 1920x1080 --batches 1 4 --json benchmarks/results/<date>-<gpu>-backends.json

@@ -25,12 +25,22 @@ import argparse
 import datetime
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
 NETS = ("alex", "vgg")
+
+
+def _alex_and_spectral(alex, spectral, weight: float, x: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    return alex(x, hr).mean() + weight * spectral(x, hr)
+
+
+def _line(what: str, r: dict) -> str:
+    return (f"  {what:<24} ST-LPIPS alex {r['stlpips_alex']:.4f}  vgg {r['stlpips_vgg']:.4f}  "
+            f"PSNR-Y {r['psnr_y']:6.2f}  SSIM-Y {r['ssim_y']:.4f}  spectral {r['spectral']:.4f}")
 
 
 def optimise(start: torch.Tensor, hr: torch.Tensor, metric, steps: int, lr: float) -> torch.Tensor:
@@ -79,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     spectral = SpectralLoss(mode=args.spectral_mode)
     objectives = {f"{n}-optimised": metrics[n] for n in NETS}
     for w in args.spectral_weight:
-        objectives[f"alex+{w:g}{args.spectral_mode}-optimised"] = (lambda w: lambda x, y: metrics["alex"](x, y).mean() + w * spectral(x, y))(w)
+        objectives[f"alex+{w:g}{args.spectral_mode}-optimised"] = partial(_alex_and_spectral, metrics["alex"], spectral, w)
     bicubic = load_model("bicubic", s).module.eval()
     rows, tiles = [], []
     for dname, paths in find_datasets(args.data).items():
@@ -106,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(row["image"])
             for what in pictures:
-                r = row[what]
-                print(f"  {what:<24} ST-LPIPS alex {r['stlpips_alex']:.4f}  vgg {r['stlpips_vgg']:.4f}  "
-                      f"PSNR-Y {r['psnr_y']:6.2f}  SSIM-Y {r['ssim_y']:.4f}  spectral {r['spectral']:.4f}")
+                print(_line(what, row[what]))
             tiles.append(torch.cat([hr, *pictures.values()], -1))
     if not rows:
         print(f"no image of at least {c}x{c} px in {' '.join(args.data)}", file=sys.stderr)
@@ -116,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     mean = {what: {k: float(np.mean([r[what][k] for r in rows])) for k in rows[0][what]} for what in rows[0] if what != "image"}
     print(f"mean over {len(rows)} images:")
     for what, r in mean.items():
-        print(f"  {what:<24} ST-LPIPS alex {r['stlpips_alex']:.4f}  vgg {r['stlpips_vgg']:.4f}  "
-              f"PSNR-Y {r['psnr_y']:6.2f}  SSIM-Y {r['ssim_y']:.4f}  spectral {r['spectral']:.4f}")
+        print(_line(what, r))
     if args.sheet:
         sheet = torch.cat(tiles, -2)[0].permute(1, 2, 0)
         write_image(Path(args.sheet), (sheet.numpy() * 255).round().astype(np.uint8))

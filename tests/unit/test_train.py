@@ -350,14 +350,19 @@ def test_artifact_loss_trains_with_a_moving_average_that_resumes(image_dir: Path
         load_train_config("x2-fast-fidelity", ["loss.artifact_weight=1", "loss.ema_decay=1"])
 
 
-def test_a_vgg_st_lpips_term_beside_the_alexnet_one(image_dir: Path, tmp_path: Path) -> None:
+def _two_step_trainer(tmp_path: Path, *losses: str):
+    """A Trainer for two steps of the tiny preset on 16-px patches, distillation off, with ``losses``."""
     from vsr.train.loop import Trainer
 
     torch.set_num_threads(1)
     cfg = load_train_config("x2-fast-fidelity", [
-        f'model="{_tiny_preset(tmp_path)}"', "loss.distill_weight=0", "loss.stlpips_weight=1", "loss.stlpips_vgg_weight=0.5",
+        f'model="{_tiny_preset(tmp_path)}"', "loss.distill_weight=0", *losses,
         "data.batch=2", "data.patch=16", "optim.warmup=0", "optim.steps=2", f'run.dir="{tmp_path / "run"}"'])
-    trainer = Trainer(cfg, progress=lambda _: None)
+    return Trainer(cfg, progress=lambda _: None)
+
+
+def test_a_vgg_st_lpips_term_beside_the_alexnet_one(image_dir: Path, tmp_path: Path) -> None:
+    trainer = _two_step_trainer(tmp_path, "loss.stlpips_weight=1", "loss.stlpips_vgg_weight=0.5")
     assert trainer.terms["stlpips"][1].metric.net_name == "alex" and trainer.terms["stlpips_vgg"][0] == 0.5
     assert trainer.terms["stlpips_vgg"][1].metric.net_name == "vgg"
     result = trainer.run([str(image_dir)], fresh=True)
@@ -367,14 +372,7 @@ def test_a_vgg_st_lpips_term_beside_the_alexnet_one(image_dir: Path, tmp_path: P
 
 
 def test_the_spectral_term_trains_and_its_window_is_checked(image_dir: Path, tmp_path: Path) -> None:
-    from vsr.train.loop import Trainer
-
-    torch.set_num_threads(1)
-    cfg = load_train_config("x2-fast-fidelity", [
-        f'model="{_tiny_preset(tmp_path)}"', "loss.distill_weight=0", "loss.spectral_weight=10", "loss.spectral_patch=8",
-        "loss.spectral_stride=4", "data.batch=2", "data.patch=16", "optim.warmup=0", "optim.steps=2",
-        f'run.dir="{tmp_path / "run"}"'])
-    trainer = Trainer(cfg, progress=lambda _: None)
+    trainer = _two_step_trainer(tmp_path, "loss.spectral_weight=10", "loss.spectral_patch=8", "loss.spectral_stride=4")
     weight, term = trainer.terms["spectral"]
     assert weight == 10 and (term.patch, term.stride, term.mode) == (8, 4, "excess")
     result = trainer.run([str(image_dir)], fresh=True)
