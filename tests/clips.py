@@ -351,12 +351,14 @@ def write_hdr10(path: Path, frames: int = 4, width: int = 64, height: int = 48) 
     return path
 
 
+def odd(c: int) -> int:
+    """A CEA-608 byte with its odd parity bit, as a caption encoder sends it."""
+    return c | (0x80 if bin(c).count("1") % 2 == 0 else 0)
+
+
 def caption_bytes(index: int) -> bytes:
     """The cc_data of picture ``index``: two CEA-608 field-1 pairs (odd parity, as a caption
     encoder writes them) spelling a different pair of letters per picture, then a DTVCC triplet."""
-    def odd(c: int) -> int:
-        return c | (0x80 if bin(c).count("1") % 2 == 0 else 0)
-
     first, second = 0x41 + index % 26, 0x61 + index % 26
     return bytes((0xFC, odd(first), odd(second), 0xFC, odd(0x20), odd(0x21), 0xFE, index & 0xFF, 0x00))
 
@@ -399,6 +401,55 @@ def write_captioned(path: Path, *, codec: str = "libx264", frames: int = 8, widt
             frame.pts = i
             mux(v.encode(frame))
         mux(v.encode(None))
+    return path
+
+
+# CEA-608 pop-on captions as (start seconds, text), each erased at the next one's start; the last at END_608
+CUES_608 = [(0.2, "HELLO"), (1.2, "WORLD")]
+END_608 = 1.8
+
+
+def _pop_on(text: str) -> list[int]:
+    """The CEA-608 words (16-bit, parity set) that draw ``text`` off screen, then show it: resume
+    caption loading, erase the hidden memory, row 15 indent 0, the letters, end of caption (each
+    control code twice, as encoders send them)."""
+    words = [0x9420, 0x9420, 0x94AE, 0x94AE, 0x94D0, 0x94D0]  # (parity already set in these)
+    letters = [odd(ord(c)) for c in text] + ([0x80] if len(text) % 2 else [])
+    words += [letters[i] << 8 | letters[i + 1] for i in range(0, len(letters), 2)]
+    return words + [0x942F, 0x942F]
+
+
+def write_c608(path: Path, *, frames: int = 50, own_captions: bool = False) -> Path:
+    """A MOV whose CEA-608 captions ride in a QuickTime ``c608`` track beside its H.264 video, as
+    ProRes masters and Apple exports carry them: :data:`CUES_608`, popped on, then erased (the
+    track is made as ffmpeg would from a Scenarist .scc file: one packet per line). With
+    ``own_captions``, the pictures also carry captions of their own (:func:`caption_bytes`)."""
+    lines, erase = [], [0x942C, 0x942C]
+    for k, (start, text) in enumerate(CUES_608):
+        lines.append((start, (erase if k else []) + _pop_on(text)))
+    lines.append((END_608, erase))
+    scc = path.with_suffix(".scc")
+
+    def timecode(t: float) -> str:
+        f = round(t * 30000 / 1001)
+        return f"00:00:{f // 30:02d}:{f % 30:02d}"
+    scc.write_text("Scenarist_SCC V1.0\n\n" + "".join(
+        f"{timecode(t)}\t{' '.join(f'{w:04x}' for w in words)}\n\n" for t, words in lines))
+    plain = path.with_suffix(".h264.mp4")
+    (write_captioned(plain, frames=frames) if own_captions else write_clip(plain, frames=frames, width=64, height=48))
+    with av.open(str(scc)) as cc_in, av.open(str(plain)) as v_in, av.open(str(path), "w") as out:
+        cc_packets = [p for p in cc_in.demux() if p.size]
+        for p, q in zip(cc_packets, cc_packets[1:] + [None]):
+            p.duration = (q.pts if q is not None else p.pts + 34) - p.pts  # the last one too
+        v = out.add_stream_from_template(v_in.streams.video[0])
+        c = out.add_stream_from_template(cc_in.streams[0])
+        packets = [(p, v) for p in v_in.demux(video=0) if p.size] + [(p, c) for p in cc_packets]
+        packets.sort(key=lambda ps: float(ps[0].dts * ps[0].time_base))
+        for p, stream in packets:
+            p.stream = stream
+            out.mux(p)
+    scc.unlink()
+    plain.unlink()
     return path
 
 

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from clips import (add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba, decoded_captions,
-                   smooth_pattern, write_audio, write_captioned, write_clip, write_interlaced, write_size_change,
-                   write_transparent)
+from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba,
+                   decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip,
+                   write_interlaced, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -1143,6 +1143,126 @@ def test_captions_an_encoder_cannot_carry_are_named_in_a_warning(tmp_path) -> No
     plain = run_cli(str(write_clip(tmp_path / "plain.mp4", frames=3)), "-o", str(tmp_path / "plain.webm"),
                     "-m", "bicubic", "-q")  # no captions in, no word about them
     assert plain.exit_code == 0 and "caption" not in plain.stderr
+
+
+def _track_pairs(path: Path) -> list[bytes]:
+    """The caption pairs (triplets, less null padding) of a file's c608 track, in order."""
+    with av.open(str(path)) as c:
+        data = b"".join(bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size)
+    return [data[i : i + 3] for i in range(0, len(data), 3) if data[i + 1 : i + 3] != b"\x80\x80"]
+
+
+def _caption_text(path: Path) -> list[tuple[str, float, float]]:
+    """(text, start, end) of the CEA-608 captions FFmpeg's own decoder reads from a video's
+    pictures (the lavfi movie source's closed caption output, as ffplay shows them)."""
+    with av.open(f"movie={path}[out0+subcc]", format="lavfi") as c:
+        s = c.streams.subtitles[0]
+        cues = []
+        for p in c.demux(s):
+            sub = s.codec_context.decode2(p) if p.size else None
+            for r in sub or ():
+                start = sub.pts / 1e6 + sub.start_display_time / 1000
+                cues.append((r.ass.decode().split("}")[-1], start, start + (sub.end_display_time - sub.start_display_time) / 1000))
+        return cues
+
+
+def _text_track(path: Path) -> list[tuple[str, float, float]]:
+    """(text, start, end) of the cues of a file's text subtitle track, from its first picture."""
+    start = decode_all(path)["video_pts"][0]
+    with av.open(str(path)) as c:
+        s = c.streams.subtitles[0]
+        return [(r.ass.decode().split("}")[-1].split(",")[-1], float(p.pts * p.time_base - start),
+                 float((p.pts + p.duration) * p.time_base - start))
+                for p in c.demux(s) if p.size for r in p.decode() if r.ass]
+
+
+def test_a_c608_caption_track_goes_into_the_pictures_and_a_text_track_where_the_container_cannot_hold_it(tmp_path) -> None:
+    src = write_c608(tmp_path / "master.mov")
+    pairs = _track_pairs(src)
+    assert len(pairs) == 26
+    words = [text for _, text in CUES_608]
+    # .mov holds the track: copied packet for packet, and nothing written into the pictures
+    mov = tmp_path / "out.mov"
+    result = run_cli(str(src), "-o", str(mov), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "caption" not in result.stderr and "eia_608" not in result.stderr
+    assert _track_pairs(mov) == pairs and set(decoded_captions(mov)) == {None}
+    # .mp4 cannot: every pair goes into the H.264 pictures, in order, none before its time, as FFmpeg's
+    # own caption decoder then reads them; and the captions become a mov_text track too, as ffmpeg does
+    mp4 = tmp_path / "out.mp4"
+    result = run_cli(str(src), "-o", str(mp4), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "wrote subtitle stream #1 (eia_608) into the video's pictures as closed captions (A/53)" in result.stderr
+    assert "re-encoded subtitle stream #1 (eia_608) to mov_text" in result.stderr and "write .mov" in result.stderr
+    assert "dropped" not in result.stderr and ".mkv" not in result.stderr  # (Matroska cannot hold c608 either)
+    per_picture = decoded_captions(mp4)
+    written = b"".join(c or b"" for c in per_picture)
+    assert [written[i : i + 3] for i in range(0, len(written), 3)] == pairs
+    first = next(i for i, c in enumerate(per_picture) if c)
+    assert first == 5  # the first picture at or after 0.2 s (25 fps)
+    assert max(len(c or b"") for c in per_picture) <= 6  # spread a pair or two a picture, not in bursts
+    shown = _caption_text(mp4)
+    assert [t for t, _, _ in shown] == words
+    # each is shown once its pairs are in (end of caption: 10 and 12 pairs in, about 0.35 s) and erased
+    # when the next line's first pairs are
+    for (text, start, end), (at, _), stop in zip(shown, CUES_608, [c[0] for c in CUES_608[1:]] + [END_608]):
+        assert at + 0.3 < start < at + 0.6 and stop <= end < stop + 0.1, (text, start, end)
+    cues = _text_track(mp4)
+    assert [t for t, _, _ in cues] == words
+    for (text, start, end), (at, _), stop in zip(cues, CUES_608, [c[0] for c in CUES_608[1:]] + [END_608]):
+        assert abs(start - at) < 0.04 and abs(end - stop) < 0.04, (text, start, end)
+    # MPEG-TS holds no text track: the pictures alone carry them, as a broadcast's do
+    ts = tmp_path / "out.ts"
+    result = run_cli(str(src), "-o", str(ts), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "dropped" not in result.stderr and "A/53" in result.stderr
+    assert decode_all(ts)["streams"] == ["video"] and [t for t, _, _ in _caption_text(ts)] == words
+    # an encoder that cannot carry them: the text track alone, and a warning naming those that can
+    webm = tmp_path / "out.webm"
+    result = run_cli(str(src), "-o", str(webm), "-m", "bicubic", "-q")
+    assert result.exit_code == 0
+    assert "not written into the video as closed captions: libvpx-vp9 cannot carry them" in result.stderr
+    assert [t for t, _, _ in _text_track(webm)] == words and set(decoded_captions(webm)) == {None}
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads are counted from /proc/self/io (Linux)")
+def test_the_caption_track_is_read_ahead_without_reading_the_video(tmp_path) -> None:
+    from vsr.io.media import MediaInput
+
+    def bytes_read() -> int:
+        return int(next(line for line in open("/proc/self/io") if line.startswith("rchar")).split()[1])
+
+    small = write_c608(tmp_path / "small.mov")
+    big = tmp_path / "big.mov"
+    with av.open(str(small)) as src, av.open(str(big), "w") as out:  # 12 s of noise, intra frames
+        v = out.add_stream("mjpeg", rate=25)
+        v.width, v.height, v.pix_fmt = 320, 240, "yuvj420p"
+        c = out.add_stream_from_template(src.streams.subtitles[0])
+        track = [p for p in src.demux(src.streams.subtitles[0]) if p.size]
+        noise = av.VideoFrame.from_ndarray(np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8), format="rgb24")
+        for i in range(300):
+            noise.pts = i
+            for p in v.encode(noise):
+                out.mux(p)
+            if i % 25 == 0:  # a caption packet a second
+                q = av.Packet(bytes(track[0]))
+                q.stream, q.time_base, q.pts, q.dts, q.duration = c, Fraction(1, 1000), i * 40, i * 40, 40
+                out.mux(q)
+        for p in v.encode(None):
+            out.mux(p)
+    with MediaInput(big) as source:
+        before = bytes_read()
+        packets = source.caption_track(1)
+        read = bytes_read() - before
+    assert [round(t, 3) for t, _, _ in packets] == [k for k in range(12)] and packets[0][2] == bytes(track[0])
+    assert big.stat().st_size > 4_000_000 and read < big.stat().st_size / 5, read  # (a tenth: index, buffers)
+
+
+def test_pictures_with_captions_of_their_own_keep_them_over_a_c608_track(tmp_path) -> None:
+    src = write_c608(tmp_path / "both.mov", frames=12, own_captions=True)
+    out = tmp_path / "out.mp4"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0
+    assert "not written into the video: its pictures carry closed captions of their own" in result.stderr
+    assert decoded_captions(out) == [caption_bytes(i) for i in range(12)]
 
 
 def test_of_several_video_streams_the_largest_is_upscaled_and_the_others_named(tmp_path) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from clips import caption_bytes, decoded_captions, pattern, write_captioned
-from vsr.io.captions import CaptionCarry, metadata_obu, sei_nal, user_data, with_captions
+from vsr.io.captions import CaptionCarry, TrackCaptions, metadata_obu, sei_nal, user_data, with_captions
 
 
 def test_the_sei_is_assembled_as_atsc_a53_lays_it_out() -> None:
@@ -102,3 +102,24 @@ def test_a_dropped_frames_captions_go_out_with_the_next_later_frame_in_order() -
         carry.drop(caption_bytes(i), 40 + i)
     held = carry.take(None, 70) + carry.take(None, 71)
     assert held == b"".join(caption_bytes(i) for i in range(20))[-3 * 40:]
+
+
+def _pairs(n: int, field: int = 0, first: int = 0) -> bytes:
+    return b"".join(bytes((0xFC | field, 0xC1 + first + i, 0x80)) for i in range(n))
+
+
+def test_a_caption_tracks_pairs_go_out_one_per_ntsc_frame_in_order_with_the_pictures_due() -> None:
+    # a Scenarist line: 6 field-1 pairs at 1.0 s, no duration -> one per 1001/30000 s from 1.0 s
+    track = TrackCaptions([(1.0, None, _pairs(6))])
+    assert track.take(None, 0.96) is None  # none before its time
+    at_25fps = [track.take(None, 1.0 + k * 0.04) for k in range(4)]  # due 33.4 ms apart: one each
+    assert at_25fps == [_pairs(6)[3 * k : 3 * k + 3] for k in range(4)]
+    assert track.take(None, 1.5) == _pairs(6)[12:] and track.left() == 0  # a late picture takes what is due
+    # one-frame samples (1/60 s, a pair for each field) at 60 fps: a pair of each field a picture
+    track = TrackCaptions([(k / 60, 1 / 60, _pairs(1, 0, k) + _pairs(1, 1, k)) for k in range(4)])
+    assert [track.take(None, k / 60) for k in range(4)] == [_pairs(1, 0, k) + _pairs(1, 1, k) for k in range(4)]
+    # a picture's own captions come first; 31 triplets at most, the rest wait; padding left over is no loss
+    track = TrackCaptions([(0.0, 0.001, _pairs(40)), (0.5, None, bytes((0xFC, 0x80, 0x80)) * 3)])
+    first = track.take(_pairs(2, 1), 0.1)
+    assert first[:6] == _pairs(2, 1) and first[6:] == _pairs(40)[: 3 * 29]
+    assert track.left() == 11 and track.take(None, 0.2) == _pairs(40)[3 * 29 :] and track.left() == 0

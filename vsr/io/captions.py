@@ -10,6 +10,10 @@ writes them itself: each encoded picture of an H.264, HEVC, MPEG-2 or AV1 output
 bytes of the input picture with the same timestamp, placed before the picture's first slice (after
 any SEI the encoder wrote, as a buffering-period SEI must come first) or frame OBU.
 
+A master's captions may instead ride in a track of their own beside the video (QuickTime's
+``c608``, which only MOV holds): :class:`TrackCaptions` writes such a track into the pictures of an
+output that cannot hold it.
+
 A live run drops frames when it falls behind; :class:`CaptionCarry` hands a dropped frame's
 caption bytes to the next frame written, so a caption's text arrives whole, a frame or two late,
 instead of with letters missing (ffmpeg loses them with the frame).
@@ -219,3 +223,49 @@ class CaptionCarry:
             merged = self._spill + b"".join(due) + _meaningful(cc_data or b"")
             self._spill = merged[3 * _MAX_TRIPLETS :]
         return merged[: 3 * _MAX_TRIPLETS] or None
+
+
+FRAME_608 = 1001 / 30000  # CEA-608 sends one byte pair per field per NTSC frame
+
+
+class TrackCaptions:
+    """A closed caption track beside the video (QuickTime's ``c608``, as ProRes masters and Apple
+    exports carry CEA-608) that the output container cannot hold, written into the output's
+    pictures instead (A/53, as :func:`with_captions` does), where every player and TV decoder
+    reads closed captions.
+
+    ``packets``: the track's ``(start seconds, duration seconds or None, cc_data)``, on the clock of
+    the frames written. A packet's pairs follow one another, field by field, one per NTSC frame
+    (1001/30000 s) or closer where the packet's duration is shorter: a one-frame sample holds one
+    pair per field, and a Scenarist line of eleven words goes out a word a frame, as the format
+    means it. Then each picture takes the pairs due by its time, 31 triplets at most
+    (more wait for the next one)."""
+
+    def __init__(self, packets: list[tuple[float, float | None, bytes]]) -> None:
+        due: list[tuple[float, bytes]] = []
+        for start, duration, data in packets:
+            fields: dict[int, list[bytes]] = {}
+            for i in range(0, len(data) - len(data) % 3, 3):
+                fields.setdefault(data[i] & 0x03, []).append(data[i : i + 3])
+            for triplets in fields.values():
+                step = min(duration / len(triplets), FRAME_608) if duration else FRAME_608
+                due += [(start + k * step, t) for k, t in enumerate(triplets)]
+        due.sort(key=lambda d: d[0])  # (stable: pairs due together keep the track's order)
+        self._due = due
+        self._next = 0
+
+    def take(self, cc_data: bytes | None, when: float) -> bytes | None:
+        """The caption bytes for a picture shown at ``when`` seconds whose own are ``cc_data``:
+        its own, then the track's pairs due by then, as many as fit."""
+        own = cc_data or b""
+        room = _MAX_TRIPLETS - len(own) // 3
+        end = self._next
+        while end < len(self._due) and end - self._next < room and self._due[end][0] <= when + 1e-6:
+            end += 1
+        taken = b"".join(b for _, b in self._due[self._next : end])
+        self._next = end
+        return own + taken or None
+
+    def left(self) -> int:
+        """How many caption pairs (less padding) are still waiting: those after the last picture."""
+        return len(_meaningful(b"".join(b for _, b in self._due[self._next :]))) // 3

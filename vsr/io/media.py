@@ -38,7 +38,7 @@ from vsr.errors import (
     InvalidInputError,
     OutputError,
 )
-from vsr.io.captions import CaptionCarry, codec_family, read_captions, with_captions
+from vsr.io.captions import CaptionCarry, TrackCaptions, codec_family, read_captions, with_captions
 from vsr.io.color import CS_BT709, CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
@@ -295,6 +295,7 @@ class MediaInput:
                 f"({_ffmpeg_reason(e)})"
             ) from None
         self.open_seconds = time.perf_counter() - t_open  # waiting for a sender, then probing
+        self._open_as = (format, dict(options or {}))  # to read one stream again (caption_track)
         try:
             self._choose_streams(threads)
             self._pending: list[DecodedFrame | Passthrough] = []
@@ -316,6 +317,7 @@ class MediaInput:
             self.container.close()
             raise
         self.info = self._describe(first)
+        self.captioned = first.captions is not None  # the pictures carry closed captions of their own
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -540,6 +542,24 @@ class MediaInput:
         self._index += 1
         return item
 
+    def caption_track(self, index: int) -> list[tuple[float, float | None, bytes]]:
+        """The packets of closed caption stream ``index`` (a QuickTime ``c608`` track), read ahead
+        from a second opening of the file with every other stream left unread (MOV/MP4 then read
+        only its samples: a few bytes a frame), as ``(start, duration, cc_data)`` in seconds on
+        the video's clock."""
+        format, options = self._open_as
+        out: list[tuple[float, float | None, bytes]] = []
+        with av.open(self.url, "r", format=format, options=options) as c:
+            s = c.streams[index]
+            for other in c.streams:
+                if other is not s:
+                    other.discard = type(other.discard).all  # AVDISCARD_ALL: its samples are not read
+            tb = s.time_base or Fraction(1, av.time_base)
+            for p in c.demux(s):
+                if p.size and p.pts is not None:
+                    out.append((float(p.pts * tb), float(p.duration * tb) if p.duration else None, bytes(p)))
+        return out
+
     @property
     def frames_read(self) -> int:
         return self._index
@@ -672,6 +692,7 @@ def glob_escape(text: str) -> str:
 
 
 # a source that was never reached, as opposed to one that was and is not a video
+_NOPTS = -(1 << 63)  # AV_NOPTS_VALUE
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 
 
@@ -1157,18 +1178,21 @@ class AudioTranscoder:
 
 class SubtitleTranscoder:
     """A text subtitle stream the output container cannot hold as it is (SRT in MP4, mov_text in
-    Matroska, ...) converted to the container's text format (mov_text for MP4/MOV, ASS for Matroska,
-    WebVTT for WebM), cue by cue with the same times, as ffmpeg does. Bitmap subtitles (PGS, DVD)
-    cannot become text: those stay dropped, with the reason."""
+    Matroska, CEA-608 closed captions in anything but MOV, ...) converted to the container's text
+    format (mov_text for MP4/MOV, ASS for Matroska, WebVTT for WebM), cue by cue with the same
+    times, as ffmpeg does. Bitmap subtitles (PGS, DVD) cannot become text: those stay dropped, with
+    the reason."""
 
-    TEXT = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")
+    TEXT = ("subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text")  # what the encoders write
     TARGET = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "3gp": "mov_text", "matroska": "ass",
               "webm": "webvtt"}
 
     def __init__(self, container: av.container.OutputContainer, source: av.stream.Stream) -> None:
         fmt = container.format.name
-        if source.codec_context is None or source.codec_context.name not in self.TEXT:
-            raise ConfigError("bitmap subtitles cannot become text")
+        codec = source.codec_context.codec if source.codec_context is not None else None
+        if codec is None or not codec.text_sub:  # the decoders of text (closed captions too) give ASS
+            raise ConfigError("bitmap subtitles cannot become text" if codec is not None and codec.bitmap_sub
+                              else "no decoder FFmpeg has reads them as text")
         name = self.TARGET.get(fmt) or container.default_subtitle_codec
         if not name or name == "none" or name not in self.TEXT:
             raise ConfigError(f"the {fmt} container holds no text subtitles")
@@ -1195,7 +1219,15 @@ class SubtitleTranscoder:
         if out is None:
             return
         out.stream = self.stream
-        out.time_base, out.pts, out.dts, out.duration = packet.time_base, packet.pts, packet.pts, packet.duration
+        # the cue's own times: a closed caption decoder hands a caption over when it is erased
+        # (a later packet), with its start and how long it was shown
+        pts, duration = packet.pts, packet.duration
+        tb = packet.time_base
+        if cues.pts is not None and cues.pts != _NOPTS and tb:
+            pts = int(round((Fraction(cues.pts, av.time_base) + Fraction(cues.start_display_time, 1000)) / tb))
+            if cues.start_display_time < cues.end_display_time < 0xFFFFFFFF:  # UINT32_MAX: not known
+                duration = int(round(Fraction(cues.end_display_time - cues.start_display_time, 1000) / tb))
+        out.time_base, out.pts, out.dts, out.duration = tb, pts, pts, duration
         self.container.mux(out)
 
 
@@ -1362,6 +1394,7 @@ class MediaOutput:
 
     def _setup_passthrough(self) -> None:
         self._map: dict[int, av.stream.Stream] = {}
+        self._track_cc: TrackCaptions | None = None  # a c608 track written into the pictures
         self._transcode: dict[int, AudioTranscoder | SubtitleTranscoder] = {}
         supported = self.container.supported_codecs
         video_codec = self.video.codec_context.codec
@@ -1457,22 +1490,68 @@ class MediaOutput:
 
     def _transcode_or_drop(self, s: av.stream.Stream, where: str, name: str, awkward: bool) -> None:
         """A stream the container cannot hold as it is: audio and text subtitles are re-encoded to
-        what it holds, as ffmpeg does; anything else, or what cannot be re-encoded, is dropped. Either
-        way the warnings say so."""
+        what it holds, as ffmpeg does; a closed caption track also goes into the video's pictures
+        (:meth:`_embed_caption_track`); anything else, or what cannot be re-encoded, is dropped.
+        Either way the warnings say so."""
         fmt = self.container.format.name
+        keep = self._holder(s)
+        embedded = name == "eia_608" and self._embed_caption_track(s, where, keep)
         if s.type not in ("audio", "subtitle"):
-            self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it (write .mkv to keep it)")
+            self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it"
+                                 + (f" (write {keep} to keep it)" if keep else ""))
             return
         try:
             tx = (AudioTranscoder if s.type == "audio" else SubtitleTranscoder)(self.container, s)
         except (av.FFmpegError, ValueError, TypeError, ConfigError) as e:
-            self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and re-encoding failed "
-                                 f"({_ffmpeg_reason(e)}); write .mkv to keep it")
+            if not embedded:
+                self.warnings.append(f"dropped {where}: the {fmt} container cannot hold it, and re-encoding failed "
+                                     f"({_ffmpeg_reason(e)})" + (f"; write {keep} to keep it" if keep else ""))
             return
         self._transcode[s.index] = tx
         why = "is not played everywhere in" if awkward else "cannot go in"
-        hint = "" if fmt == "matroska" else " (write .mkv to copy it unchanged)"
+        hint = f" (write {keep} to copy it unchanged)" if keep and keep != f".{fmt}" else ""
         self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt}{hint}")
+
+    def _holder(self, s: av.stream.Stream) -> str | None:
+        """The extension of an output that would hold stream ``s`` as it is: .mkv where Matroska
+        does (most streams), else .mov (QuickTime's own tracks: c608 captions), else None."""
+        for ext, fmt in ((".mkv", "matroska"), (".mov", "mov")):
+            if fmt != self.container.format.name:
+                try:
+                    with av.open(io.BytesIO(), "w", format=fmt) as probe:
+                        probe.add_stream_from_template(s)
+                        probe.start_encoding()
+                except (av.FFmpegError, ValueError, TypeError):
+                    continue
+                return ext
+        return None
+
+    def _embed_caption_track(self, s: av.stream.Stream, where: str, keep: str | None) -> bool:
+        """A CEA-608 track beside the video (QuickTime ``c608``) that this container cannot hold,
+        put into the output's pictures as A/53 closed captions (:class:`TrackCaptions`), where the
+        encoder is one vsr writes captions for and the pictures carry none of their own; whether it was.
+        A live input is not read ahead: there the track is left to the text conversion."""
+        enc = self.video.codec_context.codec
+        fmt = self.container.format.name
+        if self._track_cc is not None or self.source.live:
+            return False
+        if self.source.captioned:
+            self.warnings.append(f"{where} not written into the video: its pictures carry closed captions of "
+                                 f"their own, which are kept")
+            return False
+        if codec_family(enc) is None:
+            self.warnings.append(f"{where} not written into the video as closed captions: {enc.name} cannot "
+                                 f"carry them (libx264, libx265, mpeg2video and libsvtav1 can)")
+            return False
+        try:
+            packets = self.source.caption_track(s.index)
+        except (av.FFmpegError, OSError) as e:
+            self.warnings.append(f"{where} not written into the video: reading it failed ({_ffmpeg_reason(e)})")
+            return False
+        self._track_cc = TrackCaptions(packets)
+        self.warnings.append(f"wrote {where} into the video's pictures as closed captions (A/53), as the {fmt} "
+                             f"container cannot hold the track" + (f" (write {keep} to copy it)" if keep else ""))
+        return True
 
     @property
     def mapped_streams(self) -> dict[int, av.stream.Stream]:
@@ -1510,6 +1589,8 @@ class MediaOutput:
         frame.colorspace = self._color.colorspace
         frame.color_range = 2 if spec.full_range else 1
         captions = self.dropped_captions.take(captions, shown)
+        if self._track_cc is not None:
+            captions = self._track_cc.take(captions, float(pts * time_base))
         if captions:
             if self._cc_codec:
                 self._cc_pending[pts] = captions
@@ -1580,6 +1661,9 @@ class MediaOutput:
         if self._pts_fixed:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
         self._captions_lost += len(self._cc_pending)  # frames the encoder never handed back
+        if self._track_cc is not None and self._track_cc.left():
+            self.warnings.append(f"{self._track_cc.left()} closed caption byte pair(s) of the caption track come "
+                                 f"after the last frame and are not written")
         if self._captions_lost:
             why = "cannot carry them" if not self._cc_codec else "gave pictures vsr could not add them to"
             self.warnings.append(
