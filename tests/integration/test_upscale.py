@@ -1007,6 +1007,34 @@ def test_a_video_into_webp_is_an_animated_webp_with_its_transparency(tmp_path) -
         assert result.exit_code == 1 and "is an animated WebP, which FFmpeg cannot decode" in result.stderr
 
 
+def test_an_animation_plays_as_often_as_its_input_did(tmp_path) -> None:
+    from PIL import Image  # reads each format's loop count: GIF's NETSCAPE2.0 count, WebP's ANIM, APNG's acTL
+
+    from vsr.io.image import animation_plays
+
+    def plays(path: Path) -> int:  # 0: forever
+        with Image.open(path) as im:
+            if im.format == "GIF":  # a loop count N is N more plays; no count, one play
+                return 1 if "loop" not in im.info else (0 if im.info["loop"] == 0 else im.info["loop"] + 1)
+            return im.info["loop"]
+
+    frames = [Image.fromarray(smooth_pattern(i, 32, 24)) for i in range(3)]
+    for loop, expected in ((0, 0), (None, 1), (2, 3)):  # forever; once (no loop extension); three times
+        src = tmp_path / f"loop{loop}.gif"
+        frames[0].save(src, save_all=True, append_images=frames[1:], duration=100,
+                       **({} if loop is None else {"loop": loop}))
+        assert plays(src) == animation_plays(src) == expected
+        for out in ("gif", "webp", "apng"):  # GIF's, WebP's and APNG's muxers each count their own way
+            dest = tmp_path / f"out{loop}.{out}"
+            assert run_cli(str(src), "-o", str(dest), "-m", "bicubic", "-q").exit_code == 0
+            assert plays(dest) == animation_plays(dest) == expected, (loop, out)
+    video = write_clip(tmp_path / "clip.mp4", frames=3)  # a video: an animation that loops forever, as a GIF
+    for out in ("gif", "webp", "apng"):
+        assert run_cli(str(video), "-o", str(tmp_path / f"clip.{out}"), "-m", "bicubic", "-q").exit_code == 0
+        assert plays(tmp_path / f"clip.{out}") == 0, out
+    assert animation_plays(video) is None
+
+
 def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -55,6 +55,44 @@ def is_animated_webp(path: Path) -> bool:
     return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
 
 
+def animation_plays(path: str | os.PathLike[str]) -> int | None:
+    """How many times an animation file says it is played (0: forever), or None where it is not
+    one that says (a video, a still image, a file that cannot be read). A GIF plays once without a
+    NETSCAPE2.0 loop extension, and 1 + its loop count with one (browsers' reading; 0 is
+    forever); an animated WebP says it in its ANIM chunk, an APNG in its acTL chunk."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)  # the loop extension comes before the first picture
+    except OSError:
+        return None
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        at = head.find(b"NETSCAPE2.0\x03\x01")
+        if at < 0:
+            at = head.find(b"ANIMEXTS1.0\x03\x01")
+        if at < 0 or at + 15 > len(head):
+            return 1
+        count = int.from_bytes(head[at + 13 : at + 15], "little")
+        return 0 if count == 0 else count + 1
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":  # an animated WebP: its ANIM chunk
+        at = 12
+        while at + 8 <= len(head):
+            size, kind = int.from_bytes(head[at + 4 : at + 8], "little"), head[at : at + 4]
+            if kind == b"ANIM" and at + 14 <= len(head):
+                return int.from_bytes(head[at + 12 : at + 14], "little")
+            at += 8 + size + (size & 1)
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        at = 8
+        while at + 8 <= len(head):
+            size, kind = int.from_bytes(head[at : at + 4], "big"), head[at + 4 : at + 8]
+            if kind == b"acTL" and at + 16 <= len(head):
+                return int.from_bytes(head[at + 12 : at + 16], "big")
+            if kind in (b"IDAT", b"IEND"):
+                break
+            at += 12 + size
+    return None
+
+
 def undecodable(path: Path, e: BaseException) -> InvalidInputError:
     if is_animated_webp(path):  # FFmpeg's WebP decoder reads still images only
         return InvalidInputError(f"{path} is an animated WebP, which FFmpeg cannot decode (vsr writes them; "

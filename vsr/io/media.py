@@ -44,7 +44,7 @@ from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
 from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
-from vsr.io.image import FRAME_NUMBER, IMAGE_SUFFIXES, has_alpha, image_codec, numbered_files
+from vsr.io.image import FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, numbered_files
 
 log = logging.getLogger("vsr.io")
 
@@ -693,6 +693,7 @@ def glob_escape(text: str) -> str:
 
 # a source that was never reached, as opposed to one that was and is not a video
 _NOPTS = -(1 << 63)  # AV_NOPTS_VALUE
+ANIMATION_FORMATS = {".gif": "gif", ".webp": "webp", ".apng": "apng"}  # suffix -> muxer
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 
 
@@ -1268,6 +1269,17 @@ class MediaOutput:
         self._shift = Fraction(start, av.time_base) if to_file and start and start > 0 else Fraction(0)
         if self._shift:
             container_options.setdefault("output_ts_offset", f"{-float(self._shift):.6f}")
+        # an animation (GIF, animated WebP, APNG) plays as often as the input did: a GIF sticker
+        # that loops forever still does as a WebP (whose muxer, as APNG's, would play it once);
+        # a video becomes one that loops forever, as ffmpeg's GIFs do
+        animation = format or ANIMATION_FORMATS.get(Path(self.name).suffix.lower())
+        if animation in ANIMATION_FORMATS.values():
+            plays = animation_plays(source.url) if not source.live and not is_url(source.url) else None
+            plays = 0 if plays is None else plays
+            if animation == "gif":  # the GIF muxer's loop: -1 once (no loop extension), N: N more times
+                container_options.setdefault("loop", str(-1 if plays == 1 else max(plays - 1, 0)))
+            else:
+                container_options.setdefault("plays" if animation == "apng" else "loop", str(plays))
         try:
             self.container = av.open(
                 self.path, "w", format=format, options=options or {},
