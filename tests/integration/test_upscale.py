@@ -658,7 +658,9 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         ("a pipe", ["{audio}", "-o", "-"], "to write to a pipe, use vsr stream INPUT -"),
         ("image to video", ["{png}", "-o", "{out}"], "is an image"),
         ("codec the container refuses", ["{audio}", "-o", "{tmp}/o.webm", "--codec", "libx264"],
-         "the webm container cannot hold libx264 video; leave --codec at auto (here libvpx-vp9)"),
+         "the webm container cannot hold libx264 video; leave --codec at auto (here libvpx-vp9) or write .mkv or .mov"),
+        ("codec only AVI holds", ["{audio}", "-o", "{tmp}/o.mkv", "--codec", "h261"],
+         "the matroska container cannot hold h261 video; leave --codec at auto (here libx264) or write .avi, which holds it"),
         ("unknown container", ["{audio}", "-o", "{tmp}/o.xyz"], "cannot tell the container from the name"),
     ],
 )

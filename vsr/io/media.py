@@ -823,6 +823,16 @@ def encoder_options(opts: EncodeOptions, rate: Fraction | None = None, pixels: i
 H264_UNLISTED = ("mpegts",)
 
 
+def _holds_video(fmt: str, codec: str) -> bool:
+    """Whether FFmpeg's ``fmt`` muxer takes ``codec`` video (asked of a header in memory)."""
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as probe:
+            probe.add_stream(codec, rate=25)
+    except (ValueError, av.FFmpegError):
+        return False
+    return True
+
+
 def default_codec(container: av.container.OutputContainer) -> str:
     """The encoder ``--codec auto`` means for ``container``: libx264 wherever the container holds
     H.264, else the container's own default video encoder (webm: VP9, gif: GIF, ivf: VP8, ...), as
@@ -1349,9 +1359,13 @@ class MediaOutput:
         try:
             stream = self.container.add_stream(enc.name, rate=info.rate if info.rate else None)
         except ValueError:  # the muxer refuses this codec
+            holders = [ext for ext, other in ((".mkv", "matroska"), (".mov", "mov"), (".avi", "avi"))
+                       if other != fmt and _holds_video(other, enc.name)]
             raise ConfigError(
                 f"the {fmt} container cannot hold {enc.name} video; leave --codec at auto "
-                f"(here {default_codec(self.container)}) or write another container (.mkv holds most)"
+                f"(here {default_codec(self.container)}) or write "
+                + (f"{' or '.join(holders[:2])}, which hold{'s' if len(holders) == 1 else ''} it" if holders
+                   else "another container")
             ) from None
         cc = stream.codec_context
         stream.width, stream.height = self.spec.width, self.spec.height
