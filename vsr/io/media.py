@@ -1559,7 +1559,7 @@ class MediaOutput:
         A live input is not read ahead: there the track is left to the text conversion."""
         enc = self.video.codec_context.codec
         fmt = self.container.format.name
-        if self._track_cc is not None or self.source.live:
+        if self._track_cc is not None or self.source.live or fmt == "image2":  # (numbered images: no video)
             return False
         if self.source.captioned:
             self.warnings.append(f"{where} not written into the video: its pictures carry closed captions of "
