@@ -691,9 +691,9 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-# a source that was never reached, as opposed to one that was and is not a video
 _NOPTS = -(1 << 63)  # AV_NOPTS_VALUE
 ANIMATION_FORMATS = {".gif": "gif", ".webp": "webp", ".apng": "apng"}  # suffix -> muxer
+# a source that was never reached, as opposed to one that was and is not a video
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 
 
