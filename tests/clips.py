@@ -436,7 +436,10 @@ def write_c608(path: Path, *, frames: int = 50, own_captions: bool = False) -> P
     scc.write_text("Scenarist_SCC V1.0\n\n" + "".join(
         f"{timecode(t)}\t{' '.join(f'{w:04x}' for w in words)}\n\n" for t, words in lines))
     plain = path.with_suffix(".h264.mp4")
-    (write_captioned(plain, frames=frames) if own_captions else write_clip(plain, frames=frames, width=64, height=48))
+    if own_captions:
+        write_captioned(plain, frames=frames)
+    else:
+        write_clip(plain, frames=frames, width=64, height=48)
     with av.open(str(scc)) as cc_in, av.open(str(plain)) as v_in, av.open(str(path), "w") as out:
         cc_packets = [p for p in cc_in.demux() if p.size]
         for p, q in zip(cc_packets, cc_packets[1:] + [None]):

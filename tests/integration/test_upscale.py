@@ -1197,13 +1197,8 @@ def _caption_text(path: Path) -> list[tuple[str, float, float]]:
 
 
 def _text_track(path: Path) -> list[tuple[str, float, float]]:
-    """(text, start, end) of the cues of a file's text subtitle track, from its first picture."""
-    start = decode_all(path)["video_pts"][0]
-    with av.open(str(path)) as c:
-        s = c.streams.subtitles[0]
-        return [(r.ass.decode().split("}")[-1].split(",")[-1], float(p.pts * p.time_base - start),
-                 float((p.pts + p.duration) * p.time_base - start))
-                for p in c.demux(s) if p.size for r in p.decode() if r.ass]
+    """(text, start, end) of the cues of a file's text subtitle track (:func:`_cues`), less ASS tags."""
+    return [(text.decode().split("}")[-1], float(start), float(start + length)) for text, start, length in _cues(path)]
 
 
 def test_a_c608_caption_track_goes_into_the_pictures_and_a_text_track_where_the_container_cannot_hold_it(tmp_path) -> None:

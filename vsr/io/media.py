@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -823,14 +823,22 @@ def encoder_options(opts: EncodeOptions, rate: Fraction | None = None, pixels: i
 H264_UNLISTED = ("mpegts",)
 
 
-def _holds_video(fmt: str, codec: str) -> bool:
-    """Whether FFmpeg's ``fmt`` muxer takes ``codec`` video (asked of a header in memory)."""
+# containers to suggest for a stream the output's cannot hold: Matroska holds most; MOV holds
+# QuickTime's own tracks (c608 captions) and old codecs (H.263, DV); AVI holds H.261
+HOLDERS = ((".mkv", "matroska"), (".mov", "mov"), (".avi", "avi"))
+
+
+def _muxer_refusal(fmt: str, add: Callable[[av.container.OutputContainer], object], header: bool = True) -> str | None:
+    """Why FFmpeg's ``fmt`` muxer refuses the stream ``add(probe)`` adds (asked of an output in
+    memory, with its header written where ``header``), or None where it takes it."""
     try:
         with av.open(io.BytesIO(), "w", format=fmt) as probe:
-            probe.add_stream(codec, rate=25)
-    except (ValueError, av.FFmpegError):
-        return False
-    return True
+            add(probe)
+            if header:
+                probe.start_encoding()
+    except (av.FFmpegError, ValueError, TypeError) as e:
+        return _ffmpeg_reason(e)
+    return None
 
 
 def default_codec(container: av.container.OutputContainer) -> str:
@@ -1284,8 +1292,8 @@ class MediaOutput:
         # a video becomes one that loops forever, as ffmpeg's GIFs do
         animation = format or ANIMATION_FORMATS.get(Path(self.name).suffix.lower())
         if animation in ANIMATION_FORMATS.values():
-            plays = animation_plays(source.url) if not source.live and not is_url(source.url) else None
-            plays = 0 if plays is None else plays
+            known = None if source.live or is_url(source.url) else animation_plays(source.url)
+            plays = 0 if known is None else known  # 0: forever
             if animation == "gif":  # the GIF muxer's loop: -1 once (no loop extension), N: N more times
                 container_options.setdefault("loop", str(-1 if plays == 1 else max(plays - 1, 0)))
             else:
@@ -1359,8 +1367,8 @@ class MediaOutput:
         try:
             stream = self.container.add_stream(enc.name, rate=info.rate if info.rate else None)
         except ValueError:  # the muxer refuses this codec
-            holders = [ext for ext, other in ((".mkv", "matroska"), (".mov", "mov"), (".avi", "avi"))
-                       if other != fmt and _holds_video(other, enc.name)]
+            holders = [ext for ext, other in HOLDERS if other != fmt and _muxer_refusal(
+                other, lambda probe: probe.add_stream(enc.name, rate=25), header=False) is None]
             raise ConfigError(
                 f"the {fmt} container cannot hold {enc.name} video; leave --codec at auto "
                 f"(here {default_codec(self.container)}) or write "
@@ -1476,13 +1484,7 @@ class MediaOutput:
     def _refused(self, s: av.stream.Stream) -> str | None:
         """Why this output's muxer refuses a copy of stream ``s`` (tried on a header written to
         memory), or None."""
-        try:
-            with av.open(io.BytesIO(), "w", format=self.container.format.name) as probe:
-                probe.add_stream_from_template(s)
-                probe.start_encoding()
-        except (av.FFmpegError, ValueError, TypeError) as e:
-            return _ffmpeg_reason(e)
-        return None
+        return _muxer_refusal(self.container.format.name, lambda probe: probe.add_stream_from_template(s))
 
     def _copy_attachments(self) -> None:
         """The input's attachments (fonts for its subtitles, cover art) into a Matroska output, as
@@ -1535,22 +1537,14 @@ class MediaOutput:
             return
         self._transcode[s.index] = tx
         why = "is not played everywhere in" if awkward else "cannot go in"
-        hint = f" (write {keep} to copy it unchanged)" if keep and keep != f".{fmt}" else ""
+        hint = f" (write {keep} to copy it unchanged)" if keep else ""
         self.warnings.append(f"re-encoded {where} to {tx.codec}: {name} {why} {fmt}{hint}")
 
     def _holder(self, s: av.stream.Stream) -> str | None:
-        """The extension of an output that would hold stream ``s`` as it is: .mkv where Matroska
-        does (most streams), else .mov (QuickTime's own tracks: c608 captions), else None."""
-        for ext, fmt in ((".mkv", "matroska"), (".mov", "mov")):
-            if fmt != self.container.format.name:
-                try:
-                    with av.open(io.BytesIO(), "w", format=fmt) as probe:
-                        probe.add_stream_from_template(s)
-                        probe.start_encoding()
-                except (av.FFmpegError, ValueError, TypeError):
-                    continue
-                return ext
-        return None
+        """The extension of another output that would hold stream ``s`` as it is (:data:`HOLDERS`),
+        or None."""
+        return next((ext for ext, fmt in HOLDERS[:2] if fmt != self.container.format.name and _muxer_refusal(
+            fmt, lambda probe: probe.add_stream_from_template(s)) is None), None)
 
     def _embed_caption_track(self, s: av.stream.Stream, where: str, keep: str | None) -> bool:
         """A CEA-608 track beside the video (QuickTime ``c608``) that this container cannot hold,
@@ -1687,9 +1681,10 @@ class MediaOutput:
         if self._pts_fixed:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
         self._captions_lost += len(self._cc_pending)  # frames the encoder never handed back
-        if self._track_cc is not None and self._track_cc.left():
-            self.warnings.append(f"{self._track_cc.left()} closed caption byte pair(s) of the caption track come "
-                                 f"after the last frame and are not written")
+        late = self._track_cc.left() if self._track_cc is not None else 0
+        if late:
+            self.warnings.append(f"{late} closed caption byte pair(s) of the caption track come after the last "
+                                 f"frame and are not written")
         if self._captions_lost:
             why = "cannot carry them" if not self._cc_codec else "gave pictures vsr could not add them to"
             self.warnings.append(
