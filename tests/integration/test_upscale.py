@@ -662,6 +662,10 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         ("codec only AVI holds", ["{audio}", "-o", "{tmp}/o.mkv", "--codec", "h261"],
          "the matroska container cannot hold h261 video; leave --codec at auto (here libx264) or write .avi, which holds it"),
         ("unknown container", ["{audio}", "-o", "{tmp}/o.xyz"], "cannot tell the container from the name"),
+        # FFmpeg's reason, which it only logs, where an encoder refuses the settings at open
+        ("size the encoder refuses", ["{audio}", "-o", "{tmp}/o.avi", "--codec", "h261"],
+         "h261 says: The specified picture size of 128x96 is not valid for the H.261 codec. "
+         "Valid sizes are 176x144, 352x288. (Invalid argument)"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_nonzero_exit(case, args, message, clips, tmp_path) -> None:
@@ -949,6 +953,7 @@ def test_a_video_is_written_as_numbered_images_from_1_each_one_whole(tmp_path) -
     ("dnxhd", ".mov", "yuv420p", ("yuv422p", "DNXHR HQ")),  # DNxHD's defaults take broadcast sizes only
     ("dnxhd", ".mov", "yuv420p10le", ("yuv422p10le", "DNXHR HQX")),  # and 10 bits stay 10
     ("mjpeg", ".avi", "yuv420p", ("yuvj420p", None)),  # JPEG is full range: limited failed at open
+    ("vc2", ".mkv", "yuv420p", ("yuv420p", None)),  # at PyAV's bit rate 0 it refused every frame
 ])
 def test_edit_and_jpeg_encoders_open_for_any_source(codec, suffix, pix_fmt, expected, tmp_path) -> None:
     src = write_clip(tmp_path / "in.mkv", width=128, height=64, frames=3, pix_fmt=pix_fmt, smooth=True)

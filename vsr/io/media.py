@@ -39,12 +39,14 @@ from vsr.errors import (
     OutputError,
 )
 from vsr.io.captions import CaptionCarry, TrackCaptions, codec_family, read_captions, with_captions
-from vsr.io.color import CS_BT709, CS_SMPTE170M, ColorInfo, resolve_color
+from vsr.io.color import CS_BT470BG, CS_BT709, CS_SMPTE170M, ColorInfo, resolve_color
 from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
 from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
 from vsr.io.image import FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, numbered_files
+from vsr.io.refusal import encoder_settings
+from vsr.io.refusal import explain as explain_refusal
 
 log = logging.getLogger("vsr.io")
 
@@ -809,6 +811,8 @@ def encoder_options(opts: EncodeOptions, rate: Fraction | None = None, pixels: i
     elif codec in QSCALE_ENCODERS:  # a fixed quantizer, as ffmpeg's -q:v (its default is a bitrate)
         q = str(crf_to_qscale(crf))
         out.update({"flags": "+qscale", "qmin": q, "qmax": q})
+    elif codec == "vc2":  # its own default bit rate, as ffmpeg keeps it: PyAV starts every stream at
+        out["b"] = "600M"  # 0, to which the VC-2 (Dirac Pro) encoder sizes frames and refuses them all
     _choice("preset", preset, codec, presets)
     if tune:
         if not tunes:
@@ -1298,6 +1302,7 @@ class MediaOutput:
                 container_options.setdefault("loop", str(-1 if plays == 1 else max(plays - 1, 0)))
             else:
                 container_options.setdefault("plays" if animation == "apng" else "loop", str(plays))
+        self._container_options = container_options
         try:
             self.container = av.open(
                 self.path, "w", format=format, options=options or {},
@@ -1331,6 +1336,9 @@ class MediaOutput:
                 color = replace(color, matrix="bt601", colorspace=CS_SMPTE170M)
             if enc.name == "dnxhd" and color.matrix != "bt709":  # VC-3 is BT.709: its decoder says so
                 color = replace(color, matrix="bt709", colorspace=CS_BT709)
+            if enc.name == "vc2":  # VC-2 says SDTV only for BT.470BG's tag (the same matrix as 170M's)
+                color = replace(color, colorspace=CS_BT470BG) if color.matrix == "bt601" else \
+                    replace(color, matrix="bt709", colorspace=CS_BT709)  # and HDTV for anything else
             full = color.full_range if forced_full is None else forced_full
             self.spec = OutputSpec(pix_fmt, *self.size, bits, sw, sh, color.matrix, full)
             self.encode_pix_fmt = self.alpha_pix_fmt or encoder_pix_fmt(pix_fmt, enc)
@@ -1344,8 +1352,9 @@ class MediaOutput:
             self.container.start_encoding()
             self._write_covers()
         except av.FFmpegError as e:
+            reason = self._refusal(e)
             self.container.close()
-            raise OutputError(f"cannot open output {self.name}: {_ffmpeg_reason(e)}") from None
+            raise OutputError(f"cannot open output {self.name}: {reason}") from None
         except BaseException:
             self.container.close()
             raise
@@ -1420,6 +1429,7 @@ class MediaOutput:
                     f"{', '.join(HDR_ENCODERS)} keep it"
                 )
         cc.options = options
+        self._encoder_options = dict(options)
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         copy_stream_tags(in_video, stream)
@@ -1621,8 +1631,23 @@ class MediaOutput:
                 for packet in self.video.encode(out):
                     self._mux_video(packet)
         except av.FFmpegError as e:
-            raise EncoderError(f"encoding frame {index} failed: {_ffmpeg_reason(e)}") from None
+            # the first frame refused is the settings refused: say FFmpeg's reason (a later one's
+            # depends on the encoder's state, which a replay would not have)
+            reason = self._refusal(e) if self.frames_written == 0 else _ffmpeg_reason(e)
+            raise EncoderError(f"encoding frame {index} failed: {reason}") from None
         self.frames_written += 1
+
+    def _refusal(self, error: BaseException) -> str:
+        """Why the encoder (or the muxer, at the header) refused: FFmpeg's own logged reason, from
+        a replay of the video stream's settings in a process of its own (:mod:`vsr.io.refusal`),
+        where it logged one; else the error code's text (``Invalid argument``)."""
+        video = getattr(self, "video", None)
+        if video is not None:
+            why = explain_refusal(encoder_settings(video, self.container.format.name, self._encoder_options,
+                                                   self._container_options))
+            if why:
+                return f"{why} ({_ffmpeg_reason(error)})"
+        return _ffmpeg_reason(error)
 
     def _alpha_plane(self, alpha: np.ndarray | None) -> np.ndarray:
         """The input's alpha at the output's size and depth: upscaled with bicubic (alpha is not
