@@ -388,6 +388,18 @@ def test_re_streams_a_file_out_at_its_own_pace_without_drops(tmp_path) -> None:
     assert decode_all(out)["frames"] == 50
 
 
+def test_a_file_without_re_goes_at_the_engines_pace_and_loses_no_frame(tmp_path) -> None:
+    # as ffmpeg reads a file without -re: nothing in it goes stale while the engine works, so a slow
+    # engine (~8 fps against a decoder of hundreds) holds the reading back instead of dropping
+    src = write_clip(tmp_path / "movie.mkv", frames=20, width=64, height=48)
+    out = tmp_path / "out.nut"
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    engine = SlowEngine(load_model("bicubic", 2), torch.device("cpu"))
+    result = StreamJob(str(src), str(out), config, LiveOptions(stats_interval=60), engine=engine).run()
+    assert result.frames_out == result.frames_in == 20 and result.dropped == 0
+    assert decode_all(out)["frames"] == 20
+
+
 def test_a_recording_into_a_file_starts_at_zero_a_network_output_keeps_the_clock(tmp_path) -> None:
     # a broadcast feed's clock is an hour in: a recording made of it opens at zero, as ffmpeg writes
     # files, while what goes on to a network keeps the source's timestamps

@@ -44,8 +44,10 @@ from vsr.pipeline.live import LiveOptions, StreamJob
               help="Network inputs: drop frames that reach the decoder this many seconds behind the "
                    "source's clock, to catch up to the live edge (0: never).")
 @click.option("--re/--no-re", "realtime", default=None,
-              help="Read the input at its own frame rate, as ffmpeg -re (to stream a file out live). "
-                   "Default: only for HLS/DASH inputs, whose segments arrive in bursts.")
+              help="Read the input at its own frame rate, as ffmpeg -re (to stream a file out live; "
+                   "frames drop where the engine falls behind). Default: only for HLS/DASH inputs, whose "
+                   "segments arrive in bursts; a file without it goes as fast as the engine takes it, "
+                   "every frame.")
 @click.option("--stats", "stats_file", type=str, default=None, help="Write stats as JSON lines to FILE.")
 @click.option("--stats-interval", type=float, default=5.0, show_default=True)
 @click.option("--monitor", "monitor_file", type=str, default=None,

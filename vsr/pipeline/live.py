@@ -2,7 +2,9 @@
 
 Same stages as files, live policies:
 - queues are short and ``drop_oldest``: when the engine falls behind, stale frames are dropped (the
-  newest wins) and counted; audio and other passthrough packets are never dropped;
+  newest wins) and counted; audio and other passthrough packets are never dropped (a file read
+  without ``realtime`` runs on no clock, so its queues block instead and every frame goes through,
+  as ffmpeg reads a file without ``-re``);
 - a network source's frames are also judged against the source's own clock: a frame that reaches
   the decoder more than ``max_lag`` seconds behind it (the backlog left by start-up, or by a stall
   of the network) is dropped before any work is spent on it, so the stream catches up to the live
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -553,10 +556,16 @@ class StreamJob:
             if isinstance(item, Frame) and item.decoded is not None:
                 late(item.decoded)
 
+        paced = self.live.realtime if self.live.realtime is not None else is_segmented(media.container.format.name)
         source = LiveSource(media, reopen, self.live,
                             clocked=runs_on_its_clock(self.input, media.container.format.name),
-                            paced=self.live.realtime if self.live.realtime is not None
-                            else is_segmented(media.container.format.name), on_late=late)
+                            paced=paced, on_late=late)
+        # A file read unpaced runs on no clock: no frame of it goes stale while the engine works, so
+        # each waits its turn and all go through, as ffmpeg reads one without -re (dropping, the
+        # queues kept 3 of 50). Paced, or live, or from a pipe, a FIFO or a device (a live
+        # producer's), the newest wins.
+        every_frame = not paced and not self.input.network and not self.input.pipe \
+            and os.path.isfile(self.input.url)
         stats = StreamStats()
 
         def written(frame: Frame) -> None:
@@ -576,7 +585,7 @@ class StreamJob:
                 encode,
             ],
             queue_size=self.live.queue_size,
-            policy="drop_oldest",
+            policy="block" if every_frame else "drop_oldest",
             droppable=is_droppable,
             on_drop=dropped,
             taps={"infer": monitor},
