@@ -525,6 +525,23 @@ def test_images_in_and_out(tmp_path) -> None:
     assert a2.shape == (42, 60, 4) and np.all(np.abs(a2[..., 3].astype(int) - 77) <= 1)
 
 
+def test_game_textures_stay_targa_with_their_transparency(tmp_path) -> None:
+    # Targa, the texture modders' format: a folder of them comes out as Targa, alpha kept
+    rgb = decode_all(write_clip(tmp_path / "c.mkv", width=32, height=24, frames=1, smooth=True))["first_rgb"]
+    alpha = np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None, :, None].repeat(24, 0)
+    (tmp_path / "textures").mkdir()
+    write_image(tmp_path / "textures" / "wall.tga", np.concatenate([rgb, alpha], -1))
+    write_image(tmp_path / "textures" / "floor.tga", rgb)
+    result = run_cli(str(tmp_path / "textures"), "-o", str(tmp_path / "x2") + "/", "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "x2").iterdir()) == ["floor.tga", "wall.tga"]
+    wall = read_image(tmp_path / "x2" / "wall.tga", alpha=True)
+    assert wall.shape == (48, 64, 4) and wall[:, :30, 3].max() == 0 and wall[:, 34:, 3].min() == 255
+    assert psnr(read_image(tmp_path / "x2" / "floor.tga"), reference_upscale(rgb, 2)) > 35.0
+    with av.open(str(tmp_path / "x2" / "floor.tga")) as c:
+        assert c.streams.video[0].codec_context.name == "targa"
+
+
 def test_size_and_outscale_resize_the_output_and_keep_everything_else(tmp_path) -> None:
     src = write_clip(tmp_path / "in.mp4", audio=True, smooth=True, sample_aspect_ratio=Fraction(1))  # 64x48
     a = decode_all(src)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vsr.errors import InputNotFoundError, OutputError
-from vsr.io.image import read_image, write_image
+from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
+from vsr.io.image import read_image, read_picture, write_image
 
 
 def test_png_is_lossless_and_jpeg_quality_takes_effect(tmp_path) -> None:
@@ -22,8 +22,46 @@ def test_png_is_lossless_and_jpeg_quality_takes_effect(tmp_path) -> None:
     assert errors[0] > errors[1] > errors[2] and sizes[0] < sizes[1] < sizes[2]
 
 
+@pytest.mark.parametrize("suffix,kinds", [
+    (".tga", ("rgb", "rgba", "gray")),  # Targa: game textures, alpha kept
+    (".ppm", ("rgb", "rgb16")),  # Netpbm, 16 bits kept
+    (".pgm", ("gray", "gray16")),
+    (".pam", ("rgb", "rgba", "rgb16", "gray", "graya", "graya16")),
+    (".qoi", ("rgb", "rgba")),
+    (".png", ("graya", "graya16")),  # gray + alpha: its alpha came back off by one (via RGBA)
+])
+def test_still_formats_round_trip_exactly(suffix, kinds, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    for kind in kinds:
+        deep = kind.endswith("16")
+        channels = {"rgb": 3, "rgba": 4, "gray": 1, "graya": 2}[kind.removesuffix("16")]
+        top = 65535 if deep else 255
+        pixels = (rng.random((13, 17, channels)) * top).round().astype(np.uint16 if deep else np.uint8)
+        path = tmp_path / f"{kind}{suffix}"
+        assert write_image(path, pixels) == []
+        picture = read_picture(path)
+        assert (picture.deep, picture.gray, picture.alpha is not None) == (deep, channels < 3, channels in (2, 4))
+        colour = np.round(picture.rgb * top).astype(int)
+        expect = pixels[..., :1].repeat(3, -1) if channels < 3 else pixels[..., :3]
+        assert np.array_equal(colour, expect), (suffix, kind)
+        if picture.alpha is not None:
+            assert np.array_equal(np.round(picture.alpha * top).astype(int), pixels[..., -1])
+
+
+def test_a_gray_only_format_takes_the_luma_and_says_so(tmp_path) -> None:
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 1] = 200  # green: BT.601 luma 0.587 * 200 = 117
+    lost = write_image(tmp_path / "g.pgm", rgb)
+    assert lost == [".pgm holds gray only: the colour was dropped (write .ppm or .png to keep it)"]
+    assert abs(int(read_image(tmp_path / "g.pgm")[0, 0, 0]) - 117) <= 2
+
+
 def test_image_errors(tmp_path) -> None:
     with pytest.raises(InputNotFoundError):
         read_image(tmp_path / "missing.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
+    with pytest.raises(InvalidInputError, match=r"^cannot decode image .*bad.png: damaged, or not an image "
+                                               r"FFmpeg reads \(Invalid data found when processing input\)$"):
+        read_picture(tmp_path / "bad.png")
     with pytest.raises(OutputError, match="unknown suffix"):
         write_image(tmp_path / "x.gifx", np.zeros((4, 4, 3), np.uint8))

@@ -13,7 +13,8 @@ import numpy as np
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.icc import icc_space, read_icc, write_icc
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+                  ".tga", ".ppm", ".pgm", ".pam", ".qoi")  # Targa: game textures; Netpbm; QOI
 # an ffmpeg frame-number pattern in a file name: frame_%04d.png
 FRAME_NUMBER = re.compile(r"%(0?\d*)d")
 
@@ -97,7 +98,10 @@ def undecodable(path: Path, e: BaseException) -> InvalidInputError:
     if is_animated_webp(path):  # FFmpeg's WebP decoder reads still images only
         return InvalidInputError(f"{path} is an animated WebP, which FFmpeg cannot decode (vsr writes them; "
                                  f"to upscale one, convert it to .gif, .webm or frames first)")
-    return InvalidInputError(f"cannot decode image {path}: {e}")
+    if isinstance(e, StopIteration):
+        return InvalidInputError(f"cannot decode image {path}: no picture could be read from it")
+    reason = " ".join(str(getattr(e, "strerror", None) or e).split())
+    return InvalidInputError(f"cannot decode image {path}: damaged, or not an image FFmpeg reads ({reason})")
 
 
 def read_image(path: str | os.PathLike[str], alpha: bool = False) -> np.ndarray:
@@ -168,12 +172,29 @@ _FORMATS = {
     ".bmp": ("bmp", {"rgb": "bgr24", "rgba": "bgra", "gray": "gray"}),
     ".webp": ("libwebp", {"rgb": "yuv420p", "rgba": "yuva420p"}),
     ".jpg": ("mjpeg", {"rgb": "yuvj444p"}),
+    ".tga": ("targa", {"rgb": "bgr24", "rgba": "bgra", "gray": "gray"}),
+    ".ppm": ("ppm", {"rgb": "rgb24", "rgb16": "rgb48be"}),
+    ".pgm": ("pgm", {"gray": "gray", "gray16": "gray16be"}),  # gray only: colour is made gray
+    ".pam": ("pam", {"rgb": "rgb24", "rgba": "rgba", "rgb16": "rgb48be", "rgba16": "rgba64be", "gray": "gray",
+                     "graya": "ya8", "gray16": "gray16be", "graya16": "ya16be"}),
+    ".qoi": ("qoi", {"rgb": "rgb24", "rgba": "rgba"}),
 }
 _FORMATS[".tiff"], _FORMATS[".jpeg"] = _FORMATS[".tif"], _FORMATS[".jpg"]
 
 
 def _kind(gray: bool, alpha: bool, deep: bool) -> str:
     return ("gray" if gray else "rgb") + ("a" if alpha else "") + ("16" if deep else "")
+
+
+def _packed(pixels: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+    """A frame of a packed format (``ya8``, ``ya16be``...) holding ``pixels`` ``(H,W,C)`` as they are."""
+    h, w, c = pixels.shape
+    frame = av.VideoFrame(w, h, pix_fmt)
+    dtype = np.dtype(np.uint8) if pixels.dtype == np.uint8 else np.dtype(">u2" if pix_fmt.endswith("be") else "<u2")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, dtype=dtype).reshape(h, plane.line_size // dtype.itemsize)
+    rows[:, : w * c] = pixels.reshape(h, w * c)
+    return frame
 
 
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95,
@@ -204,6 +225,9 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
     if kind not in formats and alpha:
         alpha, kind = False, _kind(gray, False, deep)
         lost.append(f"{suffix} holds no transparency: the alpha channel was dropped (write .png to keep it)")
+    if kind not in formats and not gray:  # a gray-only format: the luma of the colours
+        gray, kind = True, _kind(True, False, deep)
+        lost.append(f"{suffix} holds gray only: the colour was dropped (write .ppm or .png to keep it)")
     pix_fmt = formats[kind]
     # the source frame: PyAV builds frames from gray, RGB or RGBA arrays (gray + alpha goes as RGBA)
     if channels == 2:
@@ -219,6 +243,8 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
     array = np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
     frame = av.VideoFrame.from_ndarray(array, format=src)
     h, w = pixels.shape[:2]
+    if gray and alpha:  # gray + alpha stored as it is: swscale's way there from RGBA moved alpha by 1
+        frame = _packed(pixels[..., [0, 3]], pix_fmt)
     try:
         with av.open(str(path), "w", format="image2") as out:
             stream = out.add_stream(codec, rate=1)
@@ -231,7 +257,8 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
                 stream.codec_context.qmin = stream.codec_context.qmax = qscale
                 stream.codec_context.flags |= av.codec.context.Flags.qscale
                 stream.codec_context.global_quality = qscale * 118  # FF_QP2LAMBDA
-            frame = frame.reformat(format=pix_fmt)
+            if frame.format.name != pix_fmt:
+                frame = frame.reformat(format=pix_fmt)
             frame.pts = 0
             for packet in stream.encode(frame):
                 out.mux(packet)
