@@ -525,21 +525,33 @@ def test_images_in_and_out(tmp_path) -> None:
     assert a2.shape == (42, 60, 4) and np.all(np.abs(a2[..., 3].astype(int) - 77) <= 1)
 
 
-def test_game_textures_stay_targa_with_their_transparency(tmp_path) -> None:
-    # Targa, the texture modders' format: a folder of them comes out as Targa, alpha kept
+def test_game_textures_targa_stays_targa_dds_becomes_png_transparency_kept(tmp_path) -> None:
+    from PIL import Image  # writes DDS (uncompressed BGRA), which FFmpeg reads but cannot write
+
+    # the texture modders' formats: a folder of Targa comes out as Targa; DDS as PNG; alpha kept
     rgb = decode_all(write_clip(tmp_path / "c.mkv", width=32, height=24, frames=1, smooth=True))["first_rgb"]
     alpha = np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None, :, None].repeat(24, 0)
     (tmp_path / "textures").mkdir()
     write_image(tmp_path / "textures" / "wall.tga", np.concatenate([rgb, alpha], -1))
     write_image(tmp_path / "textures" / "floor.tga", rgb)
-    result = run_cli(str(tmp_path / "textures"), "-o", str(tmp_path / "x2") + "/", "-m", "bicubic", "-q")
+    Image.fromarray(np.concatenate([rgb, alpha], -1), "RGBA").save(tmp_path / "textures" / "door.dds")
+    result = run_cli(str(tmp_path / "textures"), "-o", str(tmp_path / "x2") + "/", "-m", "bicubic")
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "x2").iterdir()) == ["floor.tga", "wall.tga"]
-    wall = read_image(tmp_path / "x2" / "wall.tga", alpha=True)
-    assert wall.shape == (48, 64, 4) and wall[:, :30, 3].max() == 0 and wall[:, 34:, 3].min() == 255
+    assert "1 DDS image(s) written as PNG (FFmpeg cannot write DDS): door.dds -> door.png" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "x2").iterdir()) == ["door.png", "floor.tga", "wall.tga"]
+    for name in ("wall.tga", "door.png"):
+        texture = read_image(tmp_path / "x2" / name, alpha=True)
+        assert texture.shape == (48, 64, 4) and texture[:, :30, 3].max() == 0 and texture[:, 34:, 3].min() == 255
+        assert psnr(texture[:, 36:, :3], reference_upscale(rgb, 2)[:, 36:]) > 35.0, name
     assert psnr(read_image(tmp_path / "x2" / "floor.tga"), reference_upscale(rgb, 2)) > 35.0
     with av.open(str(tmp_path / "x2" / "floor.tga")) as c:
         assert c.streams.video[0].codec_context.name == "targa"
+    # one DDS in, DDS out: refused in a line, before anything is written
+    result = run_cli(str(tmp_path / "textures" / "door.dds"), "-o", str(tmp_path / "door_x2.dds"))
+    assert result.exit_code == 1 and result.stderr.strip().endswith(
+        "door_x2.dds: FFmpeg reads DDS but cannot write it: write .png or .tga (and compress to DDS with a "
+        "texture tool)")
+    assert not partials(tmp_path) and not (tmp_path / "door_x2.dds").exists()
 
 
 def test_size_and_outscale_resize_the_output_and_keep_everything_else(tmp_path) -> None:

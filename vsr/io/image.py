@@ -14,7 +14,10 @@ from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.icc import icc_space, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
-                  ".tga", ".ppm", ".pgm", ".pam", ".qoi")  # Targa: game textures; Netpbm; QOI
+                  ".tga", ".ppm", ".pgm", ".pam", ".qoi",  # Targa: game textures; Netpbm; QOI
+                  ".dds")  # DirectDraw Surface textures: read only
+# formats FFmpeg decodes but cannot encode: their upscales are written as PNG
+READ_ONLY = {".dds": "DDS"}
 # an ffmpeg frame-number pattern in a file name: frame_%04d.png
 FRAME_NUMBER = re.compile(r"%(0?\d*)d")
 
@@ -43,7 +46,25 @@ def numbered_files(pattern: str | os.PathLike[str]) -> list[tuple[int, Path]]:
 
 def image_codec(suffix: str) -> str:
     """The encoder FFmpeg writes an image of this suffix with (.png: png, .jpg: mjpeg...)."""
+    if suffix.lower() in READ_ONLY:
+        raise OutputError(f"cannot write {suffix.lower()} images: {read_only_reason(suffix)}")
     return _FORMATS[suffix.lower()][0]
+
+
+def read_only_reason(suffix: str) -> str:
+    kind = READ_ONLY[suffix.lower()]
+    return (f"FFmpeg reads {kind} but cannot write it: write .png or .tga (and compress to {kind} with a "
+            f"texture tool)")
+
+
+def written_name(name: str, taken: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    """The name an image of a folder is written under: its own, or for a format FFmpeg cannot write
+    (DDS) the same stem as PNG, unless ``taken`` (the folder's other names) has that: ``a.dds.png``."""
+    path = Path(name)
+    if path.suffix.lower() not in READ_ONLY:
+        return name
+    png = path.with_suffix(".png").name
+    return f"{name}.png" if png in taken else png
 
 
 def is_animated_webp(path: Path) -> bool:
@@ -206,6 +227,8 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
     could not be kept (e.g. alpha in a JPEG), for the caller to say."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in READ_ONLY:
+        raise OutputError(f"cannot write image {path}: {read_only_reason(suffix)}")
     if suffix not in _FORMATS:
         raise OutputError(
             f"cannot write image {path}: unknown suffix (valid: {', '.join(sorted(_FORMATS))})"

@@ -25,8 +25,8 @@ from vsr.engine.engine import Engine
 from vsr.errors import ConfigError, InputNotFoundError, Interrupted, InvalidInputError, OutputError
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import (is_animated_webp, is_image_path, is_sequence_pattern, read_picture, undecodable,
-                          write_image)
+from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
+                          read_picture, undecodable, write_image, written_name)
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.ops.resize import resize_to
@@ -180,6 +180,9 @@ class UpscaleJob:
                 raise ConfigError(
                     f"input {self.input_path} is an image; give an image output (.png, .jpg, ...)"
                 )
+            if Path(self.output_path).suffix.lower() in READ_ONLY:
+                raise ConfigError(f"cannot write {self.output_path}: "
+                                  f"{read_only_reason(Path(self.output_path).suffix)}")
             return self._run_image(on_start, on_frame)
         # a video into .webp is an animated WebP, as ffmpeg writes one (.gif and .apng are video names)
         animation = Path(self.output_path).suffix.lower() == ".webp"
@@ -342,7 +345,9 @@ class UpscaleJob:
             if not dst.parent.is_dir():
                 raise OutputError(f"output directory does not exist: {dst.parent}")
             dst.mkdir()
-        existing = [p.name for p in images if (dst / p.name).exists()]
+        names = {p.name for p in images}
+        targets = {p: dst / written_name(p.name, names) for p in images}
+        existing = [t.name for t in targets.values() if t.exists()]
         if existing and not self.overwrite:
             raise OutputError(f"output folder {dst} already has {len(existing)} of these images, from "
                               f"{existing[0]} (use --overwrite to replace them)")
@@ -356,7 +361,7 @@ class UpscaleJob:
             if self._stop_requested or self._abort_requested:
                 break
             try:
-                done.append(self._upscale_image(image, dst / image.name, engines))
+                done.append(self._upscale_image(image, targets[image], engines))
             except (InvalidInputError, InputNotFoundError) as e:
                 failed.append(f"{image.name}: {e}")
                 continue
@@ -367,6 +372,11 @@ class UpscaleJob:
                                     f"{len(done)} are in {dst}); {failed[0]}")
         first = done[0] if done else None
         warnings = [f"{Path(r.input).name}: {w}" for r in done for w in r.warnings]
+        renamed = [r for r in done if Path(r.output).name != Path(r.input).name]
+        if renamed:  # formats FFmpeg cannot write (DDS): one line for them all
+            kinds = sorted({READ_ONLY[Path(r.input).suffix.lower()] for r in renamed})
+            warnings.append(f"{len(renamed)} {'/'.join(kinds)} image(s) written as PNG (FFmpeg cannot write "
+                            f"{'/'.join(kinds)}): {Path(renamed[0].input).name} -> {Path(renamed[0].output).name}")
         return UpscaleResult(
             str(src), str(dst), len(done), time.perf_counter() - t0,
             first.width if first else 0, first.height if first else 0,
