@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
-from vsr.io.image import read_image, read_picture, write_image
+from vsr.io.image import image_codec, read_image, read_picture, write_image
 
 
 def test_png_is_lossless_and_jpeg_quality_takes_effect(tmp_path) -> None:
@@ -65,3 +65,28 @@ def test_image_errors(tmp_path) -> None:
         read_picture(tmp_path / "bad.png")
     with pytest.raises(OutputError, match="unknown suffix"):
         write_image(tmp_path / "x.gifx", np.zeros((4, 4, 3), np.uint8))
+
+
+def test_avif_is_written_as_a_still_and_read_with_its_separate_alpha(tmp_path) -> None:
+    yy, xx = np.mgrid[0:60, 0:90]
+    rgb = np.stack([xx * 2, yy * 3, xx + yy], -1).astype(np.uint8)  # smooth: AV1 keeps it close
+    assert write_image(tmp_path / "a.avif", rgb) == []
+    picture = read_picture(tmp_path / "a.avif")
+    assert picture.rgb.shape == (60, 90, 3) and picture.alpha is None and not picture.deep
+    assert np.abs(picture.rgb * 255 - rgb).mean() < 3.0  # full-range BT.601 both ways, not shifted
+    deep = rgb.astype(np.uint16) * 257
+    assert write_image(tmp_path / "d.avif", deep) == []
+    assert read_picture(tmp_path / "d.avif").deep  # 10-bit AV1
+    lost = write_image(tmp_path / "t.avif", np.concatenate([rgb, np.full((60, 90, 1), 9, np.uint8)], -1))
+    assert len(lost) == 1 and "vsr writes AVIF opaque" in lost[0]
+    with pytest.raises(OutputError, match="numbered .avif frames are not written"):
+        image_codec(".avif")
+    # transparency, as libavif writes it: a second, gray picture (Pillow's AVIF plugin has libavif)
+    image = pytest.importorskip("PIL.Image")
+    if not pytest.importorskip("PIL.features").check("avif"):
+        pytest.skip("this Pillow has no AVIF")
+    alpha = np.where(xx < 45, 0, 255).astype(np.uint8)
+    image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "web.avif", quality=95)
+    picture = read_picture(tmp_path / "web.avif")
+    assert picture.alpha is not None and np.abs(picture.alpha * 255 - alpha).max() <= 2
+    assert np.abs(picture.rgb * 255 - rgb)[alpha > 0].mean() < 3.0

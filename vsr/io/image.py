@@ -13,7 +13,7 @@ import numpy as np
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.icc import icc_space, read_icc, write_icc
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
                   ".tga", ".ppm", ".pgm", ".pam", ".qoi",  # Targa: game textures; Netpbm; QOI
                   ".dds")  # DirectDraw Surface textures: read only
 # formats FFmpeg decodes but cannot encode: their upscales are written as PNG
@@ -48,6 +48,9 @@ def image_codec(suffix: str) -> str:
     """The encoder FFmpeg writes an image of this suffix with (.png: png, .jpg: mjpeg...)."""
     if suffix.lower() in READ_ONLY:
         raise OutputError(f"cannot write {suffix.lower()} images: {read_only_reason(suffix)}")
+    if suffix.lower() == ".avif":  # FFmpeg's image2 would write bare AV1, not AVIF files
+        raise OutputError("numbered .avif frames are not written (FFmpeg writes AVIF one file at a time): "
+                          "use .png or .webp frames, or a video (.mkv, .mp4)")
     return _FORMATS[suffix.lower()][0]
 
 
@@ -119,7 +122,7 @@ def undecodable(path: Path, e: BaseException) -> InvalidInputError:
     if is_animated_webp(path):  # FFmpeg's WebP decoder reads still images only
         return InvalidInputError(f"{path} is an animated WebP, which FFmpeg cannot decode (vsr writes them; "
                                  f"to upscale one, convert it to .gif, .webm or frames first)")
-    if isinstance(e, StopIteration):
+    if isinstance(e, (StopIteration, KeyError)):
         return InvalidInputError(f"cannot decode image {path}: no picture could be read from it")
     reason = " ".join(str(getattr(e, "strerror", None) or e).split())
     return InvalidInputError(f"cannot decode image {path}: damaged, or not an image FFmpeg reads ({reason})")
@@ -166,14 +169,21 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InvalidInputError(f"not an image: {path} has no picture in it")
-            frame = next(container.decode(video=0))
+            # an AVIF's transparency is a picture of its own, in a second stream
+            aux = [s for s in container.streams.video[1:] if s.metadata.get("title", "").lower() == "alpha"][:1]
+            frames = _first_frames(container, [container.streams.video[0], *aux])
+        frame = frames[0]
         fmt = frame.format
         deep = any(c.bits > 8 for c in fmt.components)
-        gray = fmt.name.startswith(("gray", "ya", "monob", "monow"))
-        alpha = has_alpha(fmt)
-        target = ("rgba64le" if alpha else "rgb48le") if deep else ("rgba" if alpha else "rgb24")
+        gray = fmt.name.startswith(("gray", "ya", "monob", "monow")) and not aux
+        alpha = has_alpha(fmt) or bool(aux)
+        target = ("rgba64le" if has_alpha(fmt) else "rgb48le") if deep else ("rgba" if has_alpha(fmt) else "rgb24")
         array = frame.to_ndarray(format=target).astype(np.float32) / (65535.0 if deep else 255.0)
-    except (av.FFmpegError, StopIteration) as e:
+        if aux:
+            plane = frames[1].reformat(width=frame.width, height=frame.height, format="gray16le" if deep else "gray")
+            values = plane.to_ndarray().astype(np.float32) / (65535.0 if deep else 255.0)
+            array = np.concatenate([array[..., :3], values[..., None]], axis=-1)
+    except (av.FFmpegError, StopIteration, KeyError) as e:
         raise undecodable(path, e) from None
     # EXIF orientation arrives as the frame's display rotation (degrees counter-clockwise)
     turns = round((frame.rotation or 0) / 90) % 4
@@ -181,6 +191,17 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
     return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path))
+
+
+def _first_frames(container: av.container.InputContainer, streams: list) -> list[av.VideoFrame]:
+    """The first picture of each of ``streams``, in their order (KeyError where one has none)."""
+    got: dict[int, av.VideoFrame] = {}
+    for packet in container.demux(*streams):
+        for frame in packet.decode():
+            got.setdefault(packet.stream.index, frame)
+        if len(got) == len(streams):
+            break
+    return [got[s.index] for s in streams]
 
 
 # suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back
@@ -199,12 +220,27 @@ _FORMATS = {
     ".pam": ("pam", {"rgb": "rgb24", "rgba": "rgba", "rgb16": "rgb48be", "rgba16": "rgba64be", "gray": "gray",
                      "graya": "ya8", "gray16": "gray16be", "graya16": "ya16be"}),
     ".qoi": ("qoi", {"rgb": "rgb24", "rgba": "rgba"}),
+    # AVIF: AV1 by SVT-AV1, which has no 4:0:0 for the gray plane AVIF's alpha needs: opaque
+    ".avif": ("libsvtav1", {"rgb": "yuv420p", "rgb16": "yuv420p10le"}),
 }
 _FORMATS[".tiff"], _FORMATS[".jpeg"] = _FORMATS[".tif"], _FORMATS[".jpg"]
 
 
 def _kind(gray: bool, alpha: bool, deep: bool) -> str:
     return ("gray" if gray else "rgb") + ("a" if alpha else "") + ("16" if deep else "")
+
+
+def _avif_frame(stream: av.video.stream.VideoStream, frame: av.VideoFrame, pix_fmt: str,
+                quality: int) -> av.VideoFrame:
+    """Set SVT-AV1 up for a still AVIF and hand back ``frame`` converted for it: full-range BT.601
+    in sRGB, as libavif writes its stills; crf 10 at quality 95 (about a JPEG's at q 95, in
+    PSNR and size, on a Kodak photo), 2 more for every quality point below."""
+    os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 logs its whole configuration otherwise
+    cc = stream.codec_context
+    cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc = 2, 5, 1, 13  # full, BT.470BG, BT.709, sRGB
+    cc.options = {"crf": str(max(0, min(63, round((100 - quality) * 2)))), "preset": "6"}
+    return frame.reformat(format=pix_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU601,
+                          dst_color_range=av.video.reformatter.ColorRange.JPEG)
 
 
 def _packed(pixels: np.ndarray, pix_fmt: str) -> av.VideoFrame:
@@ -247,7 +283,9 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
         gray, kind = False, _kind(False, alpha, deep)
     if kind not in formats and alpha:
         alpha, kind = False, _kind(gray, False, deep)
-        lost.append(f"{suffix} holds no transparency: the alpha channel was dropped (write .png to keep it)")
+        lost.append(f"{suffix} holds no transparency: the alpha channel was dropped (write .png to keep it)"
+                    if suffix != ".avif" else "the alpha channel was dropped: vsr writes AVIF opaque (SVT-AV1 "
+                    "cannot encode the gray plane AVIF keeps it in; write .png or .webp to keep it)")
     if kind not in formats and not gray:  # a gray-only format: the luma of the colours
         gray, kind = True, _kind(True, False, deep)
         lost.append(f"{suffix} holds gray only: the colour was dropped (write .ppm or .png to keep it)")
@@ -269,9 +307,11 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
     if gray and alpha:  # gray + alpha stored as it is: swscale's way there from RGBA moved alpha by 1
         frame = _packed(pixels[..., [0, 3]], pix_fmt)
     try:
-        with av.open(str(path), "w", format="image2") as out:
+        with av.open(str(path), "w", format="avif" if suffix == ".avif" else "image2") as out:
             stream = out.add_stream(codec, rate=1)
             stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+            if suffix == ".avif":
+                frame = _avif_frame(stream, frame, pix_fmt, quality)
             if codec == "mjpeg":
                 stream.codec_context.color_range = 2  # JPEG: full range
                 qscale = max(2, min(31, round(2 + (100 - quality) * 29 / 100)))
