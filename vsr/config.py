@@ -31,6 +31,7 @@ class ModelConfig:
     tile: int = 0  # 0: whole frame; else tile edge in input pixels
     tile_overlap: int = 0  # 0: the model's own receptive context
     layout: str = "auto"  # auto: channels-last for learned networks | channels_last | contiguous
+    detail: float = -1.0  # -1: off; 0..1: the fidelity model's weights blended with its perceptual fine-tune's
 
 
 @dataclass(frozen=True)

@@ -358,3 +358,38 @@ def test_names_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert model.source == "shipped" and archs.supported_scales("compact-x2-fast") == (2,)
     assert load_model("bicubic", 2).learned is False
     assert set(ARCHS) >= {"bicubic", "lanczos", "plain", "repsr", "span"}
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_detail_blends_the_fidelity_and_perceptual_weights(scale: int) -> None:
+    fidelity = load_model(f"compact-x{scale}-fast", scale)
+    perceptual = load_model(f"compact-x{scale}-fast-perceptual", scale)
+    half = load_model(None, scale, detail=0.5)
+    assert half.name == f"compact-x{scale}-fast-perceptual@0.5" and half.fp16
+    a, b, m = (x.module.state_dict() for x in (fidelity, perceptual, half))
+    assert all(torch.allclose(m[k], (a[k] + b[k]) / 2, atol=1e-7) for k in a)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # two different networks were mixed
+    # the ends are the shipped models themselves; the name syntax means the same
+    assert load_model(None, scale, detail=0.0).name == fidelity.name
+    assert load_model(f"compact-x{scale}-fast-perceptual@1", scale).name == perceptual.name
+    quarter = load_model(f"compact-x{scale}-fast-perceptual@0.25", scale).module.state_dict()
+    assert all(torch.allclose(quarter[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-7) for k in a)
+    # -video is the other end where named
+    video = load_model(f"compact-x{scale}-fast-video", scale, detail=0.5)
+    assert video.name == f"compact-x{scale}-fast-video@0.5"
+    # the mixed network's picture lies between the two (the fine-tune left the fidelity model's basin
+    # little: the blend is not a third, broken network)
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ya, yb, ym = fidelity.module(x), perceptual.module(x), half.module(x)
+    assert (ym - (ya + yb) / 2).abs().mean() < 0.25 * (ya - yb).abs().mean()
+
+
+def test_detail_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="--detail blends compact-x4-fast with compact-x4-fast-perceptual or "
+                                          "compact-x4-fast-video; lanczos is neither"):
+        load_model("lanczos", 4, detail=0.5)
+    with pytest.raises(ConfigError, match="detail must be in 0..1, got 1.5"):
+        load_model(None, 4, detail=1.5)
+    with pytest.raises(ConfigError, match="bad detail 'much'"):
+        load_model("compact-x4-fast@much", 4)

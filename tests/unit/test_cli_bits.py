@@ -99,3 +99,22 @@ def test_an_unexpected_error_is_still_one_line(monkeypatch) -> None:
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vsr: internal error: KeyError")
+
+
+@pytest.mark.parametrize("args,parts", [
+    (["upscale", "in.mp4", "-o", "o.mp4", "--precision", "bogus"], ("'--precision'", "'bogus'", "vsr upscale --help")),
+    (["upscale", "in.mp4", "-o", "o.mp4", "--detail", "2"], ("'--detail'", "0<=x<=1", "vsr upscale --help")),
+    (["stream", "in.ts"], ("Missing argument 'OUTPUT_URL'", "vsr stream --help")),
+    (["upscale", "in.mp4", "-o", "o.mp4", "--tiles", "2"], ("No such option", "--tiles", "vsr upscale --help")),
+    (["upscale-all"], ("No such command 'upscale-all'", "(see vsr --help)")),
+])
+def test_a_bad_option_is_one_line_and_exit_code_2(args: list[str], parts: tuple[str, ...]) -> None:
+    from click.testing import CliRunner
+
+    from vsr.cli.main import cli
+
+    result = CliRunner().invoke(cli, args)  # click's own words, in one line (it writes three)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr: error: "), result.stderr
+    assert all(part in lines[0] for part in parts), lines[0]

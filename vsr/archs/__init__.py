@@ -130,8 +130,19 @@ def supported_scales(name: str) -> tuple[int, ...]:
     return spec.scales
 
 
-def load_model(name: str | None, scale: int) -> SRModel:
-    """Resolve a model name (or ``None``/``"auto"`` for the default) for ``scale``."""
+def load_model(name: str | None, scale: int, detail: float | None = None) -> SRModel:
+    """Resolve a model name (or ``None``/``"auto"`` for the default) for ``scale``. ``detail`` (or a
+    name ending in ``@DETAIL``: ``compact-x4-fast-perceptual@0.5``) blends it with its fidelity model
+    (:func:`blend_detail`)."""
+    is_file = name is not None and (name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES)
+    if name and "@" in name and not is_file:
+        name, _, amount = name.rpartition("@")
+        try:
+            detail = float(amount)
+        except ValueError:
+            raise ConfigError(f"bad detail {amount!r} in model name {name}@{amount} (a number in 0..1)") from None
+    if detail is not None:
+        return blend_detail(name, scale, detail)
     if name in (None, "", "auto"):
         if scale not in DEFAULT_MODELS:
             raise UnsupportedScaleError(
@@ -165,6 +176,39 @@ def load_model(name: str | None, scale: int) -> SRModel:
     module = spec.build(scale).eval()
     context = int(getattr(module, "receptive_radius", 8))
     return SRModel(name, spec.name, scale, module, spec.learned, context)
+
+
+def detail_pair(name: str | None, scale: int) -> tuple[str, str]:
+    """The two shipped models ``--detail`` blends for ``name`` at ``scale``: the fast fidelity model
+    (detail 0) and the fine-tuned version of it that ``name`` is (detail 1): ``-perceptual`` for the
+    fidelity model itself or ``auto``, else ``-video`` or ``-perceptual`` as named."""
+    fidelity = f"compact-x{scale}-fast"
+    choices = (f"{fidelity}-perceptual", f"{fidelity}-video")
+    if name in (None, "", "auto", fidelity):
+        return fidelity, choices[0]
+    if name in choices:
+        return fidelity, name
+    raise ConfigError(f"--detail blends {fidelity} with {choices[0]} or {choices[1]}; "
+                      f"{name} is neither (use -m {fidelity}, {choices[0]} or {choices[1]})")
+
+
+def blend_detail(name: str | None, scale: int, detail: float) -> SRModel:
+    """Network interpolation, as ESRGAN's authors use it (and Real-ESRGAN's ``-dn``): the weights
+    of the fidelity model and of its perceptual (or video) fine-tune, mixed ``1 - detail : detail``.
+    The fine-tunes started from the fidelity models' training, so the mix is a network on the way
+    between them: a continuous trade from faithful (0: higher PSNR) to textured (1: lower ST-LPIPS)."""
+    if not 0.0 <= detail <= 1.0:
+        raise ConfigError(f"detail must be in 0..1, got {detail:g}")
+    low, high = detail_pair(name, scale)
+    if detail in (0.0, 1.0):
+        return load_model(high if detail else low, scale)
+    a, b = load_model(low, scale), load_model(high, scale)
+    sa, sb = a.module.state_dict(), b.module.state_dict()
+    if type(a.module) is not type(b.module) or sa.keys() != sb.keys() or any(sa[k].shape != sb[k].shape for k in sa):
+        raise ConfigError(f"{low} and {high} are not the same network: they cannot be blended")
+    a.module.load_state_dict({k: torch.lerp(sa[k].float(), sb[k].float(), detail).to(sa[k].dtype) for k in sa})
+    return SRModel(f"{high}@{detail:g}", a.arch, scale, a.module, True, max(a.context, b.context),
+                   fp16=a.fp16 and b.fp16, source=f"{a.source}+{b.source}")
 
 
 def _from_file(path: Path, name: str, scale: int, source: str) -> SRModel:

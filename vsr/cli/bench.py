@@ -12,7 +12,7 @@ import click
 from vsr.bench.clips import SWEEP_SIZES, parse_size
 from vsr.bench.report import check_plot_path, format_report, plot_scaling, validate_report
 from vsr.bench.suite import BenchRun, BenchSettings, resolve_clips
-from vsr.cli.upscale import CONFIG_HELP, PRECISION_HELP, build_config
+from vsr.cli.upscale import CONFIG_HELP, DETAIL_HELP, PRECISION_HELP, build_config
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, OutputError
 
@@ -47,6 +47,7 @@ def _check_writable(path: Path, option: str) -> None:
 @click.argument("clips", metavar="[CLIP]...", nargs=-1, type=str)
 @click.option("-s", "--scale", type=int, default=None, help="Upscale factor: 2 or 4 (default 2).")
 @click.option("-m", "--model", type=str, default=None, help="Model name (default: auto).")
+@click.option("--detail", type=click.FloatRange(0, 1), default=None, help=DETAIL_HELP)
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
 @click.option("--batch", type=int, default=None, help="Frames per forward pass (default 1).")
@@ -78,7 +79,7 @@ def _check_writable(path: Path, option: str) -> None:
 @click.option("--config", "config_path", type=str, default=None, help=CONFIG_HELP)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any config key.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; the report table only.")
-def command(clips: tuple[str, ...], scale: int | None, model: str | None, backend: str | None,
+def command(clips: tuple[str, ...], scale: int | None, model: str | None, detail: float | None, backend: str | None,
             precision: str | None, batch: int | None, device: str | None, frames: int, repeats: int,
             no_encode: bool, codec: str | None, preset: str | None, crf: int | None,
             no_baselines: bool, no_sweep: bool, sweep_sizes: str, sweep_batches: str, sweep_frames: int,
@@ -107,7 +108,7 @@ def command(clips: tuple[str, ...], scale: int | None, model: str | None, backen
     config = build_config(
         config_path,
         {
-            "model.scale": scale, "model.name": model, "model.backend": backend,
+            "model.scale": scale, "model.name": model, "model.detail": detail, "model.backend": backend,
             "model.precision": precision, "model.batch": batch, "runtime.device": device,
             "encode.codec": codec, "encode.preset": preset, "encode.crf": crf,
         },

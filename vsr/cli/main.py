@@ -13,8 +13,33 @@ from vsr.errors import Interrupted, VsrError, describe
 log = logging.getLogger("vsr")
 
 
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
 class VsrGroup(click.Group):
     """Runs a subcommand; a known error becomes one line on stderr and exit code 1 (130 if interrupted)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """As click's, but a bad option or argument is one line too (click writes the usage, a hint
+        and the error on three), exit code 2 as click's."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS as e:  # a bare `vsr` (or a group without its command): the help, as click shows it
+            click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message(), err=True)
+            sys.exit(e.exit_code)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else (prog_name or "vsr")
+            click.echo(f"vsr: error: {e.format_message().rstrip('.')} (see {where} --help)", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.exceptions.Abort:
+            click.echo("vsr: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -39,7 +64,7 @@ class VsrGroup(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=VsrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("vsr", cls=VsrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vsr")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from vsr.cli.upscale import (DEINTERLACE_HELP, DEINTERLACE_MODES, MONITOR_BUDGET_HELP, MONITOR_METRIC_HELP,
-                             PRECISION_HELP, build_config, install_signal_handlers, monitor_options,
+                             DETAIL_HELP, PRECISION_HELP, build_config, install_signal_handlers, monitor_options,
                              settle_geometry)
 from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.engine.device import PRECISIONS
@@ -21,6 +21,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--size", type=str, default=None, help=SIZE_HELP)
 @click.option("--outscale", type=float, default=None, help=OUTSCALE_HELP)
 @click.option("-m", "--model", type=str, default=None, help="Model name or weights file.")
+@click.option("--detail", type=click.FloatRange(0, 1), default=None, help=DETAIL_HELP)
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N.")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
@@ -60,7 +61,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
 def command(input_url: str, output_url: str, scale: int | None, size: str | None, outscale: float | None,
-            model: str | None,
+            model: str | None, detail: float | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None, crf: int | None, preset: str, gop: int,
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, realtime: bool | None, stats_file: str | None,
@@ -91,7 +92,7 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
         raise ConfigError(f"--max-lag must be >= 0, got {max_lag}")
     config = build_config(
         config_path,
-        {"model.scale": scale, "model.name": model, "runtime.device": device, "model.backend": backend,
+        {"model.scale": scale, "model.name": model, "model.detail": detail, "runtime.device": device, "model.backend": backend,
          "model.precision": precision, "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
          "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale},
         sets,

@@ -142,6 +142,11 @@ PRECISION_HELP = ("auto: fp16 on CUDA, fp32 on the CPU; bf16: the network body i
                   "2.4/255 of fp32, PSNR-Y within 0.005 dB (see README, CPU speed)")
 
 
+DETAIL_HELP = ("0..1: blend the fidelity model (0: faithful, the highest PSNR) with its perceptual fine-tune "
+               "(1: more texture) by mixing their weights, as ESRGAN's network interpolation and Real-ESRGAN's "
+               "-dn; with -m compact-xN-fast-video, toward that model (see README, Detail).")
+
+
 def summary(result: UpscaleResult) -> str:
     if result.images:  # a folder of still images, each at its own size
         return (f"vsr: {result.frames} image{'s' if result.frames != 1 else ''} in {result.seconds:.2f} s "
@@ -173,6 +178,7 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
 @click.option("--outscale", type=float, default=None, help=OUTSCALE_HELP)
 @click.option("-m", "--model", type=str, default=None,
               help="Model name (bicubic, lanczos, shipped presets) or a .pth/.safetensors file.")
+@click.option("--detail", type=click.FloatRange(0, 1), default=None, help=DETAIL_HELP)
 @click.option("--device", type=str, default=None, help="auto | cpu | cuda | cuda:N (default auto).")
 @click.option("--backend", type=str, default=None, help="eager | compile | tensorrt | auto.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help=PRECISION_HELP)
@@ -206,7 +212,7 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
 @click.option("--overwrite", "-y", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 def command(input_path: str, output_path: str, scale: int | None, size: str | None, outscale: float | None,
-            model: str | None,
+            model: str | None, detail: float | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, deinterlace: str | None,
@@ -225,7 +231,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
     config = build_config(
         config_path,
         {
-            "model.scale": scale, "model.name": model, "runtime.device": device,
+            "model.scale": scale, "model.name": model, "model.detail": detail, "runtime.device": device,
             "model.backend": backend, "model.precision": precision, "encode.codec": codec,
             "encode.crf": crf, "encode.preset": preset, "encode.pix_fmt": pix_fmt,
             "model.batch": batch, "model.tile": tile, "model.tile_overlap": tile_overlap,

@@ -79,7 +79,7 @@ def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
     mc = config.model
     if mc.batch < 1:
         raise ConfigError(f"batch must be >= 1, got {mc.batch}")
-    model = load_model(mc.name, mc.scale)
+    model = load_model(mc.name, mc.scale, detail=None if mc.detail == -1.0 else mc.detail)
     device = resolve_device(config.runtime.device)
     configure_threads(device, config.runtime.torch_threads)
     tune_host_allocator()
