@@ -1103,6 +1103,39 @@ def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path
     assert not partials(tmp_path / "out2")
 
 
+def test_a_folder_of_videos_into_a_folder_upscales_each_into_its_own_file(tmp_path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_clip(videos / "a.mp4", frames=6, audio=True, smooth=True)
+    write_clip(videos / "b.mkv", frames=4, width=48, height=32, smooth=True)
+    (videos / "notes.txt").write_text("not a video")
+    out = tmp_path / "out"
+    result = run_cli(str(videos), "-o", f"{out}/", "-m", "bicubic")
+    assert result.exit_code == 0, result.stderr
+    assert "vsr: 2 videos, 10 frames in" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv"]
+    for name, (w, h, frames, streams) in {"a.mp4": (128, 96, 6, ["video", "audio"]),
+                                          "b.mkv": (96, 64, 4, ["video"])}.items():
+        got, src = decode_all(out / name), decode_all(videos / name)
+        assert (got["width"], got["height"], got["frames"], got["streams"]) == (w, h, frames, streams), name
+        assert got["video_pts"] == src["video_pts"], name  # each keeps its own timestamps
+        assert psnr(got["first_rgb"], reference_upscale(src["first_rgb"], 2)) > 30.0, name
+    # existing videos need --overwrite; one that cannot be read is named, and the others are written
+    result = run_cli(str(videos), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 1 and "already has 2 of these videos" in result.stderr
+    (videos / "c.mp4").write_bytes(b"not a video at all")
+    result = run_cli(str(videos), "-o", f"{tmp_path / 'out2'}/", "-m", "bicubic", "-q")
+    assert result.exit_code == 1 and "1 of 3 videos could not be upscaled (the other 2 are in" in result.stderr
+    assert "c.mp4: cannot read" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["a.mp4", "b.mkv"]
+    assert not partials(tmp_path / "out2")
+    # images beside the videos: a batch of images, and the videos are said to be left alone
+    write_image(videos / "still.png", np.zeros((8, 8, 3), np.uint8))
+    result = run_cli(str(videos), "-o", f"{tmp_path / 'out3'}/", "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "3 video(s) in" in result.stderr and "left alone" in result.stderr
+    assert [p.name for p in (tmp_path / "out3").iterdir()] == ["still.png"]
+
+
 def test_image_sequences_and_folders_are_read_as_videos_in_frame_order(tmp_path) -> None:
     folder = tmp_path / "shots [v2]"  # glob characters in the name are taken literally
     folder.mkdir()

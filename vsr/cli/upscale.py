@@ -21,7 +21,7 @@ from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.io.image import is_sequence_pattern
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
-from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, is_folder_job
+from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, folder_contents, is_folder_job
 
 CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
 
@@ -148,6 +148,9 @@ DETAIL_HELP = ("0..1: blend the fidelity model (0: faithful, the highest PSNR) w
 
 
 def summary(result: UpscaleResult) -> str:
+    if result.videos:  # a folder of videos, each into its own file
+        return (f"vsr: {result.videos} video{'s' if result.videos != 1 else ''}, {result.frames} frames in "
+                f"{result.seconds:.2f} s ({result.fps:.2f} fps, {result.model} on {result.device}) -> {result.output}")
     if result.images:  # a folder of still images, each at its own size
         return (f"vsr: {result.frames} image{'s' if result.frames != 1 else ''} in {result.seconds:.2f} s "
                 f"({result.model} on {result.device}) -> {result.output}")
@@ -219,7 +222,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
             fps: str | None, config_path: str | None,
             sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
-    """Upscale INPUT (a video FFmpeg reads, or an image) into OUTPUT.
+    """Upscale INPUT (a video FFmpeg reads, an image, or a folder of either) into OUTPUT.
 
     Audio, subtitles and timestamps are kept; the output is written under a temporary name and
     renamed when complete. Ctrl-C finishes the frames in flight and leaves a playable file.
@@ -253,7 +256,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
                      monitor=monitor, monitor_file=monitor_file)
     progress = Progress(enabled=not quiet,
                         status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None,
-                        unit="images" if folder_job else "frames")
+                        unit="images" if folder_job and folder_contents(input_path)[0] else "frames")
     restore = install_signal_handlers(job)
     try:
         result = job.run(on_start=progress.start, on_frame=progress.update)
@@ -267,6 +270,9 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         if result.monitor:
             click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.interrupted:
+        if result.videos:
+            raise Interrupted(f"interrupted: {result.output} holds {result.videos} video"
+                              f"{'s' if result.videos != 1 else ''}, the last one cut short (playable)")
         if result.images:
             raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} images")
         kept = "as numbered images" if is_sequence_pattern(result.output) else "(playable)"

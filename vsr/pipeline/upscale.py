@@ -22,7 +22,8 @@ from vsr.archs import SRModel, load_model, supported_scales
 from vsr.config import ModelConfig, PipelineConfig
 from vsr.engine.device import configure_threads, describe_device, resolve_device, tune_host_allocator
 from vsr.engine.engine import Engine
-from vsr.errors import ConfigError, InputNotFoundError, Interrupted, InvalidInputError, OutputError
+from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupted, InvalidInputError,
+                        OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
 from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
@@ -62,6 +63,7 @@ class UpscaleResult:
     latency_p50_ms: float | None = None
     monitor: dict | None = None  # MonitorStage.summary() when the monitor scored frames
     images: bool = False  # a folder of still images, each at its own size (width... are the first's)
+    videos: int = 0  # a folder of videos: how many were upscaled (frames: all of theirs)
 
     @property
     def fps(self) -> float:
@@ -70,8 +72,21 @@ class UpscaleResult:
 
 def is_folder_job(input_path: str, output_path: str) -> bool:
     """A folder into a folder (an existing one, or a name ending in ``/``): a batch of still images,
-    each on its own (:meth:`UpscaleJob._run_folder`), not the frames of one video."""
+    each on its own (:meth:`UpscaleJob._run_folder`), not the frames of one video; or, in a folder
+    without images, a batch of videos."""
     return Path(input_path).is_dir() and (Path(output_path).is_dir() or output_path.endswith(("/", os.sep)))
+
+
+# what a folder's videos are known by (a batch upscales each into a file of the same name)
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts", ".mts", ".mpg", ".mpeg",
+                  ".vob", ".flv", ".wmv", ".asf", ".3gp", ".ogv", ".mxf", ".nut", ".y4m", ".gif")
+
+
+def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """A folder's still images and videos, each list in name order."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    return ([p for p in files if is_image_path(p)],
+            [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES])
 
 
 def build_engine(config: PipelineConfig) -> tuple[SRModel, Engine]:
@@ -150,6 +165,7 @@ class UpscaleJob:
         self.monitor_file = monitor_file
         self.monitor: MonitorStage | None = None
         self.runner: Runner | None = None
+        self._inner: UpscaleJob | None = None  # a folder's video being upscaled
         self._stop_requested = False
         self._abort_requested = False
 
@@ -157,11 +173,15 @@ class UpscaleJob:
 
     def request_stop(self) -> None:
         self._stop_requested = True
+        if self._inner is not None:
+            self._inner.request_stop()
         if self.runner is not None:
             self.runner.request_stop()
 
     def abort(self) -> None:
         self._abort_requested = True
+        if self._inner is not None:
+            self._inner.abort()
         if self.runner is not None:
             self.runner.abort()
 
@@ -336,21 +356,14 @@ class UpscaleJob:
         if self.config.decode.fps:
             raise ConfigError("--fps sets the frame rate of an image sequence; a folder into a folder is "
                               "a batch of still images")
-        images = sorted(p for p in src.iterdir() if p.is_file() and is_image_path(p))
+        images, videos = folder_contents(src)
+        if not images and videos:
+            return self._run_videos(videos, dst, on_start, on_frame)
         if not images:
-            raise InvalidInputError(f"input is a directory with no images in it: {src}")
-        if dst.exists() and dst.resolve() == src.resolve():
-            raise OutputError(f"output folder {dst} is the input folder; choose another")
-        if not dst.exists():
-            if not dst.parent.is_dir():
-                raise OutputError(f"output directory does not exist: {dst.parent}")
-            dst.mkdir()
+            raise InvalidInputError(f"input is a directory with no images or videos in it: {src}")
         names = {p.name for p in images}
         targets = {p: dst / written_name(p.name, names) for p in images}
-        existing = [t.name for t in targets.values() if t.exists()]
-        if existing and not self.overwrite:
-            raise OutputError(f"output folder {dst} already has {len(existing)} of these images, from "
-                              f"{existing[0]} (use --overwrite to replace them)")
+        self._prepare_folder(src, dst, targets, "images")
         if on_start is not None:
             on_start(len(images))
         engines: dict[ModelConfig, tuple[SRModel, Engine]] = {}
@@ -372,6 +385,9 @@ class UpscaleJob:
                                     f"{len(done)} are in {dst}); {failed[0]}")
         first = done[0] if done else None
         warnings = [f"{Path(r.input).name}: {w}" for r in done for w in r.warnings]
+        if videos:
+            warnings.append(f"{len(videos)} video(s) in {src} left alone ({videos[0].name}...): a folder with "
+                            f"images is a batch of images; give the videos a folder of their own")
         renamed = [r for r in done if Path(r.output).name != Path(r.input).name]
         if renamed:  # formats FFmpeg cannot write (DDS): one line for them all
             kinds = sorted({READ_ONLY[Path(r.input).suffix.lower()] for r in renamed})
@@ -383,4 +399,59 @@ class UpscaleJob:
             first.out_width if first else 0, first.out_height if first else 0,
             first.model if first else "", first.device if first else "",
             interrupted=len(done) < len(images), warnings=warnings, images=True,
+        )
+
+    def _prepare_folder(self, src: Path, dst: Path, targets: dict[Path, Path], what: str) -> None:
+        """Make the output folder (its parent must exist); refuse the input folder itself, and any
+        of ``targets`` that exists without ``--overwrite``."""
+        if dst.exists() and dst.resolve() == src.resolve():
+            raise OutputError(f"output folder {dst} is the input folder; choose another")
+        if not dst.exists():
+            if not dst.parent.is_dir():
+                raise OutputError(f"output directory does not exist: {dst.parent}")
+            dst.mkdir()
+        existing = [t.name for t in targets.values() if t.exists()]
+        if existing and not self.overwrite:
+            raise OutputError(f"output folder {dst} already has {len(existing)} of these {what}, from "
+                              f"{existing[0]} (use --overwrite to replace them)")
+
+    def _run_videos(self, videos: list[Path], dst: Path, on_start, on_frame) -> UpscaleResult:
+        """Every video of a folder into another, one after the other, each under its own name and
+        container, as ``vsr upscale`` does one (the progress restarts for each). One that cannot be
+        upscaled is named at the end (exit 1); the others are written. A stop (Ctrl-C) finishes the
+        video in flight, playable, and starts no other."""
+        src = videos[0].parent
+        if self.monitor_options is not None:
+            raise ConfigError("--monitor scores one video into one file; run it on a video, not a folder")
+        targets = {v: dst / v.name for v in videos}
+        self._prepare_folder(src, dst, targets, "videos")
+        done: list[UpscaleResult] = []
+        failed: list[str] = []
+        t0 = time.perf_counter()
+        for video in videos:
+            if self._stop_requested or self._abort_requested:
+                break
+            self._inner = UpscaleJob(video, targets[video], self.config, overwrite=self.overwrite,
+                                     max_frames=self.max_frames)
+            try:
+                result = self._inner.run(on_start=on_start, on_frame=on_frame)
+            except (InvalidInputError, InputNotFoundError, EncoderError, OutputError) as e:
+                failed.append(f"{video.name}: {e}")
+                continue
+            finally:
+                self._inner = None
+            done.append(result)
+            if result.interrupted:
+                break
+        if failed:
+            raise InvalidInputError(f"{len(failed)} of {len(videos)} videos could not be upscaled (the other "
+                                    f"{len(done)} are in {dst}); {failed[0]}")
+        first = done[0] if done else None
+        return UpscaleResult(
+            str(src), str(dst), sum(r.frames for r in done), time.perf_counter() - t0,
+            first.width if first else 0, first.height if first else 0,
+            first.out_width if first else 0, first.out_height if first else 0,
+            first.model if first else "", first.device if first else "",
+            interrupted=len(done) < len(videos) or any(r.interrupted for r in done),
+            warnings=[f"{Path(r.input).name}: {w}" for r in done for w in r.warnings], videos=len(done),
         )
