@@ -54,6 +54,9 @@ def test_a_gray_only_format_takes_the_luma_and_says_so(tmp_path) -> None:
     lost = write_image(tmp_path / "g.pgm", rgb)
     assert lost == [".pgm holds gray only: the colour was dropped (write .ppm or .png to keep it)"]
     assert abs(int(read_image(tmp_path / "g.pgm")[0, 0, 0]) - 117) <= 2
+    # 16 bits stay 16 (PGM has them), and alpha goes with a word of its own
+    lost = write_image(tmp_path / "d.pgm", np.concatenate([rgb.astype(np.uint16) * 257, np.zeros((8, 8, 1), np.uint16)], -1))
+    assert len(lost) == 2 and "holds no transparency" in lost[1] and read_picture(tmp_path / "d.pgm").deep
 
 
 def test_image_errors(tmp_path) -> None:

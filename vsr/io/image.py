@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def read_only_reason(suffix: str) -> str:
             f"texture tool)")
 
 
-def written_name(name: str, taken: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+def written_name(name: str, taken: Set[str] = frozenset()) -> str:
     """The name an image of a folder is written under: its own, or for a format FFmpeg cannot write
     (DDS) the same stem as PNG, unless ``taken`` (the folder's other names) has that: ``a.dds.png``."""
     path = Path(name)
@@ -204,8 +205,8 @@ def _first_frames(container: av.container.InputContainer, streams: list) -> list
     return [got[s.index] for s in streams]
 
 
-# suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back
-# (16 bit -> 8 bit, gray -> RGB, and last, alpha dropped, which the caller is told)
+# suffix -> (encoder, pixel format per kind); a kind the encoder lacks falls back to the nearest it
+# has (see write_image: alpha dropped last, which the caller is told)
 _FORMATS = {
     ".png": ("png", {"rgb": "rgb24", "rgba": "rgba", "rgb16": "rgb48be", "rgba16": "rgba64be", "gray": "gray",
                      "graya": "ya8", "gray16": "gray16be", "graya16": "ya16be"}),
@@ -276,19 +277,22 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
     channels = pixels.shape[2]
     gray, alpha = channels in (1, 2), channels in (2, 4)
     lost = []
-    kind = _kind(gray, alpha, deep)
-    if kind not in formats and deep:
-        deep, kind = False, _kind(gray, alpha, False)
-    if kind not in formats and gray:
-        gray, kind = False, _kind(False, alpha, deep)
-    if kind not in formats and alpha:
-        alpha, kind = False, _kind(gray, False, deep)
+    colour = any(k.startswith("rgb") for k in formats)
+    if not gray and not colour:  # a gray-only format: the luma
+        lost.append(f"{suffix} holds gray only: the colour was dropped (write .ppm or .png to keep it)")
+    # the kind the format keeps nearest the pixels': alpha is kept before grayness, and both before depth
+    grays = ((True, False) if colour else (True,)) if gray else ((False,) if colour else (True,))
+    kept = [(a, g, d) for a in dict.fromkeys((alpha, False)) for g in grays for d in dict.fromkeys((deep, False))
+            if _kind(g, a, d) in formats]
+    if not kept:
+        raise OutputError(f"cannot write image {path}: {suffix} holds none of this picture's kinds")
+    keeps_alpha, gray, deep = kept[0]
+    kind = _kind(gray, keeps_alpha, deep)
+    if alpha and not keeps_alpha:
         lost.append(f"{suffix} holds no transparency: the alpha channel was dropped (write .png to keep it)"
                     if suffix != ".avif" else "the alpha channel was dropped: vsr writes AVIF opaque (SVT-AV1 "
                     "cannot encode the gray plane AVIF keeps it in; write .png or .webp to keep it)")
-    if kind not in formats and not gray:  # a gray-only format: the luma of the colours
-        gray, kind = True, _kind(True, False, deep)
-        lost.append(f"{suffix} holds gray only: the colour was dropped (write .ppm or .png to keep it)")
+    alpha = keeps_alpha
     pix_fmt = formats[kind]
     # the source frame: PyAV builds frames from gray, RGB or RGBA arrays (gray + alpha goes as RGBA)
     if channels == 2:
