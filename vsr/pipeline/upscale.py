@@ -141,6 +141,19 @@ def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeO
     return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency)
 
 
+def _batch_result(src: Path, dst: Path, done: list[UpscaleResult], frames: int, t0: float,
+                  warnings: list[str], **kwargs) -> UpscaleResult:
+    """A folder's result: the first item's sizes, model and device; every item's warnings, named."""
+    first = done[0] if done else None
+    return UpscaleResult(
+        str(src), str(dst), frames, time.perf_counter() - t0,
+        first.width if first else 0, first.height if first else 0,
+        first.out_width if first else 0, first.out_height if first else 0,
+        first.model if first else "", first.device if first else "",
+        warnings=[f"{Path(r.input).name}: {w}" for r in done for w in r.warnings] + warnings, **kwargs,
+    )
+
+
 class UpscaleJob:
     """One input file -> one output file. ``request_stop``/``abort`` may be called from a signal
     handler while :meth:`run` is running in the main thread."""
@@ -367,24 +380,18 @@ class UpscaleJob:
         if on_start is not None:
             on_start(len(images))
         engines: dict[ModelConfig, tuple[SRModel, Engine]] = {}
-        done: list[UpscaleResult] = []
-        failed: list[str] = []
-        t0 = time.perf_counter()
-        for image in images:
-            if self._stop_requested or self._abort_requested:
-                break
-            try:
-                done.append(self._upscale_image(image, targets[image], engines))
-            except (InvalidInputError, InputNotFoundError) as e:
-                failed.append(f"{image.name}: {e}")
-                continue
+        written = [0]
+
+        def one(image: Path) -> UpscaleResult:
+            result = self._upscale_image(image, targets[image], engines)
+            written[0] += 1
             if on_frame is not None:
-                on_frame(len(done))
-        if failed:
-            raise InvalidInputError(f"{len(failed)} of {len(images)} images could not be upscaled (the other "
-                                    f"{len(done)} are in {dst}); {failed[0]}")
-        first = done[0] if done else None
-        warnings = [f"{Path(r.input).name}: {w}" for r in done for w in r.warnings]
+                on_frame(written[0])
+            return result
+
+        t0 = time.perf_counter()
+        done = self._each(images, "images", dst, one, (InvalidInputError, InputNotFoundError))
+        warnings = []
         if videos:
             warnings.append(f"{len(videos)} video(s) in {src} left alone ({videos[0].name}...): a folder with "
                             f"images is a batch of images; give the videos a folder of their own")
@@ -393,13 +400,8 @@ class UpscaleJob:
             kinds = sorted({READ_ONLY[Path(r.input).suffix.lower()] for r in renamed})
             warnings.append(f"{len(renamed)} {'/'.join(kinds)} image(s) written as PNG (FFmpeg cannot write "
                             f"{'/'.join(kinds)}): {Path(renamed[0].input).name} -> {Path(renamed[0].output).name}")
-        return UpscaleResult(
-            str(src), str(dst), len(done), time.perf_counter() - t0,
-            first.width if first else 0, first.height if first else 0,
-            first.out_width if first else 0, first.out_height if first else 0,
-            first.model if first else "", first.device if first else "",
-            interrupted=len(done) < len(images), warnings=warnings, images=True,
-        )
+        return _batch_result(src, dst, done, len(done), t0, warnings, interrupted=len(done) < len(images),
+                             images=True)
 
     def _prepare_folder(self, src: Path, dst: Path, targets: dict[Path, Path], what: str) -> None:
         """Make the output folder (its parent must exist); refuse the input folder itself, and any
@@ -425,33 +427,40 @@ class UpscaleJob:
             raise ConfigError("--monitor scores one video into one file; run it on a video, not a folder")
         targets = {v: dst / v.name for v in videos}
         self._prepare_folder(src, dst, targets, "videos")
-        done: list[UpscaleResult] = []
-        failed: list[str] = []
-        t0 = time.perf_counter()
-        for video in videos:
-            if self._stop_requested or self._abort_requested:
-                break
+
+        def one(video: Path) -> UpscaleResult:
             self._inner = UpscaleJob(video, targets[video], self.config, overwrite=self.overwrite,
                                      max_frames=self.max_frames)
             try:
-                result = self._inner.run(on_start=on_start, on_frame=on_frame)
-            except (InvalidInputError, InputNotFoundError, EncoderError, OutputError) as e:
-                failed.append(f"{video.name}: {e}")
-                continue
+                return self._inner.run(on_start=on_start, on_frame=on_frame)
             finally:
                 self._inner = None
+
+        t0 = time.perf_counter()
+        done = self._each(videos, "videos", dst, one,
+                          (InvalidInputError, InputNotFoundError, EncoderError, OutputError))
+        return _batch_result(src, dst, done, sum(r.frames for r in done), t0, [],
+                             interrupted=len(done) < len(videos) or any(r.interrupted for r in done),
+                             videos=len(done))
+
+    def _each(self, items: list[Path], what: str, dst: Path, run_one: Callable[[Path], UpscaleResult],
+              caught: tuple[type[BaseException], ...]) -> list[UpscaleResult]:
+        """``run_one`` on each of a folder's ``items`` in turn, until a stop or an interrupted one. One
+        that raises ``caught`` is named at the end (exit 1), after all the others are written."""
+        done: list[UpscaleResult] = []
+        failed: list[str] = []
+        for item in items:
+            if self._stop_requested or self._abort_requested:
+                break
+            try:
+                result = run_one(item)
+            except caught as e:
+                failed.append(f"{item.name}: {e}")
+                continue
             done.append(result)
             if result.interrupted:
                 break
         if failed:
-            raise InvalidInputError(f"{len(failed)} of {len(videos)} videos could not be upscaled (the other "
+            raise InvalidInputError(f"{len(failed)} of {len(items)} {what} could not be upscaled (the other "
                                     f"{len(done)} are in {dst}); {failed[0]}")
-        first = done[0] if done else None
-        return UpscaleResult(
-            str(src), str(dst), sum(r.frames for r in done), time.perf_counter() - t0,
-            first.width if first else 0, first.height if first else 0,
-            first.out_width if first else 0, first.out_height if first else 0,
-            first.model if first else "", first.device if first else "",
-            interrupted=len(done) < len(videos) or any(r.interrupted for r in done),
-            warnings=[f"{Path(r.input).name}: {w}" for r in done for w in r.warnings], videos=len(done),
-        )
+        return done
