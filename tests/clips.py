@@ -462,3 +462,15 @@ def decoded_captions(path: Path) -> list[bytes | None]:
 
     with av.open(str(path)) as c:
         return [read_captions(f) for f in c.decode(video=0)]
+
+
+def write_dds(path: Path, rgba: np.ndarray) -> Path:
+    """An uncompressed 32-bit DirectDraw Surface texture (BGRA, one mip level), written by hand: the
+    header is 128 bytes, and no image library has to be able to write DDS."""
+    h, w = rgba.shape[:2]
+    fields = [124, 0x100F, h, w, w * 4, 0, 0, *[0] * 11,  # size, flags (caps|height|width|pitch|format)...
+              32, 0x41, 0, 32, 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000,  # pixel format: RGB + alpha
+              0x1000, 0, 0, 0, 0]  # caps: a texture
+    bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]].astype(np.uint8))
+    path.write_bytes(b"DDS " + np.array(fields, "<u4").tobytes() + bgra.tobytes())
+    return path

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba,
-                   decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip,
+                   decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip, write_dds,
                    write_interlaced, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
@@ -526,15 +526,14 @@ def test_images_in_and_out(tmp_path) -> None:
 
 
 def test_game_textures_targa_stays_targa_dds_becomes_png_transparency_kept(tmp_path) -> None:
-    from PIL import Image  # writes DDS (uncompressed BGRA), which FFmpeg reads but cannot write
-
-    # the texture modders' formats: a folder of Targa comes out as Targa; DDS as PNG; alpha kept
+    # the texture modders' formats: a folder of Targa comes out as Targa; DDS (which FFmpeg reads
+    # but cannot write) as PNG; alpha kept
     rgb = decode_all(write_clip(tmp_path / "c.mkv", width=32, height=24, frames=1, smooth=True))["first_rgb"]
     alpha = np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None, :, None].repeat(24, 0)
     (tmp_path / "textures").mkdir()
     write_image(tmp_path / "textures" / "wall.tga", np.concatenate([rgb, alpha], -1))
     write_image(tmp_path / "textures" / "floor.tga", rgb)
-    Image.fromarray(np.concatenate([rgb, alpha], -1), "RGBA").save(tmp_path / "textures" / "door.dds")
+    write_dds(tmp_path / "textures" / "door.dds", np.concatenate([rgb, alpha], -1))
     result = run_cli(str(tmp_path / "textures"), "-o", str(tmp_path / "x2") + "/", "-m", "bicubic")
     assert result.exit_code == 0, result.stderr
     assert "1 DDS image(s) written as PNG (FFmpeg cannot write DDS): door.dds -> door.png" in result.stderr
