@@ -690,6 +690,8 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         ("codec only AVI holds", ["{audio}", "-o", "{tmp}/o.mkv", "--codec", "h261"],
          "the matroska container cannot hold h261 video; leave --codec at auto (here libx264) or write .avi, which holds it"),
         ("unknown container", ["{audio}", "-o", "{tmp}/o.xyz"], "cannot tell the container from the name"),
+        ("a playlist of segments", ["{audio}", "-o", "{tmp}/o.m3u8"],
+         "vsr upscale writes one file, whole or not at all, and HLS (.m3u8) is a playlist of many"),
         # FFmpeg's reason, which it only logs, where an encoder refuses the settings at open
         ("size the encoder refuses", ["{audio}", "-o", "{tmp}/o.avi", "--codec", "h261"],
          "h261 says: The specified picture size of 128x96 is not valid for the H.261 codec. "

@@ -82,6 +82,10 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts
                   ".vob", ".flv", ".wmv", ".asf", ".3gp", ".ogv", ".mxf", ".nut", ".y4m", ".gif")
 
 
+# outputs FFmpeg writes as a playlist beside segment files (vsr stream writes them live)
+MANY_FILE_OUTPUTS = {".m3u8": "HLS (.m3u8)", ".mpd": "DASH (.mpd)"}
+
+
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     """A folder's still images and videos, each list in name order."""
     files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
@@ -224,6 +228,11 @@ class UpscaleJob:
             raise ConfigError(f"output {self.output_path} is an image name but the input is a video "
                               f"(for its frames as images, name them with a number pattern: {stem}_%04d{suffix}; "
                               f".webp, .gif and .apng make an animation)")
+        playlist = MANY_FILE_OUTPUTS.get(Path(self.output_path).suffix.lower())
+        if playlist:  # a playlist and its segments: no one file to write whole and rename
+            raise ConfigError(f"vsr upscale writes one file, whole or not at all, and {playlist} is a playlist of "
+                              f"many: upscale into .mp4 or .ts and package that, or use vsr stream INPUT "
+                              f"{Path(self.output_path).name} for a live playlist")
         media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads,
                            deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None)
         target = None
