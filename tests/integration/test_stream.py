@@ -400,6 +400,20 @@ def test_a_file_without_re_goes_at_the_engines_pace_and_loses_no_frame(tmp_path)
     assert decode_all(out)["frames"] == 20
 
 
+def test_a_live_hls_playlist_is_a_window_whose_old_segments_are_deleted(tmp_path) -> None:
+    src = write_clip(tmp_path / "feed.mkv", frames=450, width=64, height=48)  # 18 s: 9 segments of 2 s
+    out = tmp_path / "hls" / "live.m3u8"
+    out.parent.mkdir()
+    config = load(PipelineConfig, None, ['model.name="bicubic"', 'encode.preset="ultrafast"'])
+    result = StreamJob(str(src), str(out), config, LiveOptions(stats_interval=60)).run()
+    assert result.frames_out == 450
+    listed = [line for line in out.read_text().splitlines() if line.endswith(".ts")]
+    on_disk = sorted(p.name for p in out.parent.glob("*.ts"))
+    assert len(listed) == 6 and "live0.ts" not in listed  # the last six, as a live playlist lists them
+    assert set(listed) <= set(on_disk) and len(on_disk) <= 7  # older ones deleted (one kept for late readers)
+    assert decode_all(out.parent / listed[-1])["frames"] > 0
+
+
 def test_a_recording_into_a_file_starts_at_zero_a_network_output_keeps_the_clock(tmp_path) -> None:
     # a broadcast feed's clock is an hour in: a recording made of it opens at zero, as ffmpeg writes
     # files, while what goes on to a network keeps the source's timestamps

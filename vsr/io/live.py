@@ -21,6 +21,12 @@ NO_SRT = (
     "(use udp://, tcp:// or rtmp://, or pipe through an srt-capable ffmpeg: ffmpeg ... -f mpegts - | vsr stream - ...)"
 )
 CONTAINERS = ("mpegts", "nut", "flv", "matroska")
+# muxer options of the playlist outputs, by suffix: HLS lists 6 segments and deletes older ones;
+# DASH keeps 6 in its manifest and 3 more on the disk (FFmpeg's defaults keep them all)
+LIVE_PLAYLISTS = {
+    ".m3u8": {"hls_list_size": "6", "hls_flags": "delete_segments"},
+    ".mpd": {"window_size": "6", "extra_window_size": "3"},
+}
 
 
 @dataclass(frozen=True)
@@ -121,4 +127,7 @@ def live_output(url: str, format: str | None = None) -> Endpoint:
         return Endpoint(url, format, options, container_options, network=True)
     if not format and not Path(url).suffix:
         raise ConfigError(f"output {url!r} has no extension; give one or --format {'/'.join(CONTAINERS)}")
+    # a live playlist is a window: the last 6 segments listed, older ones deleted from the disk (FFmpeg
+    # keeps every segment by default, which fills the disk of a stream that runs for days)
+    container_options.update(LIVE_PLAYLISTS.get(Path(url).suffix.lower(), {}))
     return Endpoint(url, format, options, container_options)
