@@ -73,7 +73,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
     \b
     Inputs: udp://, tcp:// (add ?listen to wait for a sender), rtmp:// (?listen), http(s)://,
             - (stdin), or a file.
-    Outputs: udp:// or tcp:// (mpegts, or --format nut), rtmp:// (flv), - (stdout), or a file.
+    Outputs: udp:// or tcp:// (mpegts, or --format nut), rtmp:// (flv), - (stdout), a file, or a
+             live HLS/DASH playlist (out/live.m3u8, out/live.mpd: the last 6 segments).
     When the engine falls behind, stale frames are dropped (newest wins) and counted; timestamps
     are kept so drops leave gaps, not drift. Ctrl-C or SIGTERM flushes and closes the output.
     """
