@@ -536,7 +536,7 @@ def test_game_textures_targa_stays_targa_dds_becomes_png_transparency_kept(tmp_p
     write_dds(tmp_path / "textures" / "door.dds", np.concatenate([rgb, alpha], -1))
     result = run_cli(str(tmp_path / "textures"), "-o", str(tmp_path / "x2") + "/", "-m", "bicubic")
     assert result.exit_code == 0, result.stderr
-    assert "1 DDS image(s) written as PNG (FFmpeg cannot write DDS): door.dds -> door.png" in result.stderr
+    assert "1 DDS image(s) written as PNG (vsr cannot write DDS): door.dds -> door.png" in result.stderr
     assert sorted(p.name for p in (tmp_path / "x2").iterdir()) == ["door.png", "floor.tga", "wall.tga"]
     for name in ("wall.tga", "door.png"):
         texture = read_image(tmp_path / "x2" / name, alpha=True)

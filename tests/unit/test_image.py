@@ -93,3 +93,28 @@ def test_avif_is_written_as_a_still_and_read_with_its_separate_alpha(tmp_path) -
     picture = read_picture(tmp_path / "web.avif")
     assert picture.alpha is not None and np.abs(picture.alpha * 255 - alpha).max() <= 2
     assert np.abs(picture.rgb * 255 - rgb)[alpha > 0].mean() < 3.0
+
+
+def test_heic_photos_are_read_through_libheif(tmp_path, monkeypatch) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")  # the `heic` extra (in `test`)
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 3, yy * 4, xx + yy], -1).astype(np.uint8)
+    alpha = np.where(xx < 32, 0, 255).astype(np.uint8)
+    pillow_heif.from_bytes(mode="RGBA", size=(64, 48), data=np.dstack([rgb, alpha]).tobytes()).save(
+        tmp_path / "phone.heic", quality=-1)  # lossless
+    picture = read_picture(tmp_path / "phone.heic")
+    assert picture.rgb.shape == (48, 64, 3) and not picture.deep and not picture.gray
+    assert np.abs(picture.rgb * 255 - rgb).mean() < 2.0
+    assert picture.alpha is not None and np.abs(picture.alpha * 255 - alpha).max() <= 1
+    deep = (np.stack([xx * 1000, yy * 1300, (xx + yy) * 500], -1)).astype(np.uint16)
+    pillow_heif.from_bytes(mode="RGB;16", size=(64, 48), data=deep.tobytes()).save(tmp_path / "hdr.heic", quality=-1)
+    picture = read_picture(tmp_path / "hdr.heic")  # 10 bits in the file: 16 in the picture
+    assert picture.deep and np.abs(picture.rgb * 65535 - deep).mean() < 512
+    with pytest.raises(OutputError, match="vsr reads HEIC photos but does not write them"):
+        write_image(tmp_path / "out.heic", rgb)
+    (tmp_path / "bad.heic").write_bytes(b"\0\0\0\x18ftypheic" + bytes(40))
+    with pytest.raises(InvalidInputError, match="damaged, or not a HEIF photo"):
+        read_picture(tmp_path / "bad.heic")
+    monkeypatch.setitem(__import__("sys").modules, "pillow_heif", None)  # as without the extra
+    with pytest.raises(InvalidInputError, match=r"HEIC/HEIF needs pillow-heif \(pip install 'vsr\[heic\]'\)"):
+        read_picture(tmp_path / "phone.heic")

@@ -16,9 +16,11 @@ from vsr.io.icc import icc_space, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
                   ".tga", ".ppm", ".pgm", ".pam", ".qoi",  # Targa: game textures; Netpbm; QOI
-                  ".dds")  # DirectDraw Surface textures: read only
-# formats FFmpeg decodes but cannot encode: their upscales are written as PNG
-READ_ONLY = {".dds": "DDS"}
+                  ".dds",  # DirectDraw Surface textures: read only
+                  ".heic", ".heif")  # phones' photos: read only, with pillow-heif (the `heic` extra)
+# formats vsr reads but cannot write: their upscales are written as PNG
+READ_ONLY = {".dds": "DDS", ".heic": "HEIC", ".heif": "HEIF"}
+HEIF_SUFFIXES = (".heic", ".heif")
 # an ffmpeg frame-number pattern in a file name: frame_%04d.png
 FRAME_NUMBER = re.compile(r"%(0?\d*)d")
 
@@ -57,6 +59,8 @@ def image_codec(suffix: str) -> str:
 
 def read_only_reason(suffix: str) -> str:
     kind = READ_ONLY[suffix.lower()]
+    if suffix.lower() in HEIF_SUFFIXES:
+        return f"vsr reads {kind} photos but does not write them: write .png, .jpg or .avif"
     return (f"FFmpeg reads {kind} but cannot write it: write .png or .tga (and compress to {kind} with a "
             f"texture tool)")
 
@@ -166,6 +170,8 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"input not found: {path}")
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        return _read_heif(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -192,6 +198,31 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
     return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path))
+
+
+def _read_heif(path: Path) -> Picture:
+    """A HEIC/HEIF photo through libheif (pillow-heif): FFmpeg reads a single-picture HEIF, but a
+    phone's photo is a grid of tiles that PyAV cannot put together. libheif assembles the grid and
+    applies the file's rotation and mirroring (in HEIF those, not EXIF, say how it is shown)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InvalidInputError(f"cannot read {path}: HEIC/HEIF needs pillow-heif (pip install 'vsr[heic]')") from None
+    try:
+        heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=False)
+        pixels = np.asarray(heif)
+        icc = heif.info.get("icc_profile") or None
+    except (ValueError, RuntimeError, OSError) as e:
+        raise InvalidInputError(f"cannot decode image {path}: damaged, or not a HEIF photo ({e})") from None
+    deep = pixels.dtype == np.uint16
+    array = pixels.astype(np.float32) / (65535.0 if deep else 255.0)
+    if array.ndim == 2:
+        array = array[..., None]
+    gray = array.shape[2] in (1, 2)
+    if gray:
+        array = np.concatenate([array[..., :1]] * 3 + ([array[..., 1:]] if array.shape[2] == 2 else []), axis=-1)
+    alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 and array[..., 3].min() < 1 else None
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray, bytes(icc) if icc else None)
 
 
 def _first_frames(container: av.container.InputContainer, streams: list) -> list[av.VideoFrame]:

@@ -405,9 +405,9 @@ class UpscaleJob:
             warnings.append(f"{len(videos)} video(s) in {src} left alone ({videos[0].name}...): a folder with "
                             f"images is a batch of images; give the videos a folder of their own")
         renamed = [r for r in done if Path(r.output).name != Path(r.input).name]
-        if renamed:  # formats FFmpeg cannot write (DDS): one line for them all
+        if renamed:  # formats vsr cannot write (DDS, HEIC): one line for them all
             kinds = sorted({READ_ONLY[Path(r.input).suffix.lower()] for r in renamed})
-            warnings.append(f"{len(renamed)} {'/'.join(kinds)} image(s) written as PNG (FFmpeg cannot write "
+            warnings.append(f"{len(renamed)} {'/'.join(kinds)} image(s) written as PNG (vsr cannot write "
                             f"{'/'.join(kinds)}): {Path(renamed[0].input).name} -> {Path(renamed[0].output).name}")
         return _batch_result(src, dst, done, len(done), t0, warnings, interrupted=len(done) < len(images),
                              images=True)
