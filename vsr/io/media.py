@@ -1642,7 +1642,11 @@ class MediaOutput:
         a replay of the video stream's settings in a process of its own (:mod:`vsr.io.refusal`),
         where it logged one; else the error code's text (``Invalid argument``)."""
         video = getattr(self, "video", None)
-        if video is not None:
+        code = getattr(error, "errno", None)
+        # a system error other than "invalid argument" is the destination's (a refused connection, a
+        # full disk), not the settings': nothing to replay. FFmpeg's own codes (EXPERIMENTAL...) are not.
+        settings = not (isinstance(code, int) and 0 < code < 4096 and code not in (errno.EINVAL, errno.ENOSYS))
+        if video is not None and settings:
             why = explain_refusal(encoder_settings(video, self.container.format.name, self._encoder_options,
                                                    self._container_options))
             if why:
