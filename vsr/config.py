@@ -28,7 +28,7 @@ class ModelConfig:
     backend: str = "eager"  # eager | compile | tensorrt | auto
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp16 | bf16 | fp32
     batch: int = 1
-    tile: int = 0  # 0: whole frame; else tile edge in input pixels
+    tile: int = 0  # 0: whole frames (tiled where one would not fit in memory); else tile edge in input pixels
     tile_overlap: int = 0  # 0: the model's own receptive context
     layout: str = "auto"  # auto: channels-last for learned networks | channels_last | contiguous
     detail: float = -1.0  # -1: off; 0..1: the fidelity model's weights blended with its perceptual fine-tune's

@@ -8,7 +8,7 @@ from torch import nn
 
 from vsr.archs import SRModel, load_model
 from vsr.engine.device import resolve_device, resolve_precision
-from vsr.engine.engine import Engine, plan_tiles, weights_digest
+from vsr.engine.engine import Engine, auto_tile, bytes_per_pixel, plan_tiles, weights_digest
 from vsr.errors import BackendUnavailableError, ConfigError
 
 
@@ -21,14 +21,24 @@ def conv_net(scale: int) -> SRModel:
     return SRModel("tiny", "tiny", scale, net, learned=True, context=3)
 
 
-def test_plan_tiles_covers_every_pixel_once() -> None:
-    tiles = plan_tiles(50, 70, 16, 4)
-    cover = torch.zeros(50, 70, dtype=torch.int32)
+@pytest.mark.parametrize("h, w, tile", [(50, 70, 16), (3024, 4032, 1344), (17, 90, 16), (33, 33, 32)])
+def test_plan_tiles_covers_every_pixel_once(h, w, tile) -> None:
+    tiles = plan_tiles(h, w, tile, 4)
+    cover = torch.zeros(h, w, dtype=torch.int32)
     for t in tiles:
         cover[t.y0:t.y1, t.x0:t.x1] += 1
-        assert t.py0 == max(0, t.y0 - 4) and t.px1 == min(70, t.x1 + 4)
+        # context on every side, or the frame's border
+        assert t.py0 == 0 or t.py0 <= t.y0 - 4
+        assert t.px0 == 0 or t.px0 <= t.x0 - 4
+        assert t.py1 == h or t.py1 >= t.y1 + 4
+        assert t.px1 == w or t.px1 >= t.x1 + 4
+        assert 0 <= t.py0 and t.py1 <= h and 0 <= t.px0 and t.px1 <= w
+        assert t.y1 - t.y0 <= tile and t.x1 - t.x0 <= tile
     assert bool((cover == 1).all())
-    assert len(plan_tiles(50, 70, 0, 4)) == 1
+    # one window shape for all (one engine per shape for compiled backends); cores as even as can be
+    assert len({(t.py1 - t.py0, t.px1 - t.px0) for t in tiles}) == 1
+    assert max(t.y1 - t.y0 for t in tiles) - min(t.y1 - t.y0 for t in tiles) <= 1 or len({t.y0 for t in tiles}) == 1
+    assert len(plan_tiles(h, w, 0, 4)) == 1
 
 
 @pytest.mark.parametrize("model", ["lanczos", "net"])
@@ -42,6 +52,31 @@ def test_tiled_output_equals_whole_frame(model) -> None:
     # Too little overlap for the receptive field shows seams: the check above is not vacuous.
     seamy = Engine(m, torch.device("cpu"), tile=16, tile_overlap=1)(x)
     assert (seamy - whole).abs().max() > 1e-4
+
+
+def test_frames_over_the_memory_budget_run_in_tiles_with_the_same_output() -> None:
+    m = conv_net(2)
+    x = torch.rand(2, 3, 150, 170)
+    whole = Engine(m, torch.device("cpu"))
+    assert whole.tile_for(2, 150, 170) == 0  # a small frame fits the default budget
+    small = Engine(m, torch.device("cpu"))
+    small.budget = 2 * 100 * 100 * small.per_pixel  # room for 100x100 windows of two frames
+    edge = small.tile_for(2, 150, 170)
+    assert edge == 100 - 2 * small.overlap and len(plan_tiles(150, 170, edge, small.overlap)) == 4
+    assert torch.allclose(whole(x), small(x), atol=1e-6)
+    # the budget's frame count matters: one frame gets bigger tiles than two
+    assert small.tile_for(1, 150, 170) > edge
+
+
+def test_bytes_per_pixel_and_auto_tile() -> None:
+    # the shipped x4 network in fp32: 48 channels at its widest (the upsampler's 3 * 4^2)
+    assert bytes_per_pixel(load_model("compact-x4-fast", 4).module, 4, 4) == 4 * (3 * 48 + 2 * 48 + 3)
+    per_pixel, budget = 780, 2 << 30
+    assert auto_tile(1, 1080, 1920, per_pixel, budget, 8) == 0  # 1080p fits whole
+    edge = auto_tile(1, 3024, 4032, per_pixel, budget, 8)  # a 12 MP photo does not
+    assert edge > 0 and (edge + 16) ** 2 * per_pixel <= budget < (edge + 17) ** 2 * per_pixel
+    assert auto_tile(4, 1080, 1920, per_pixel, budget, 8) > 0  # a batch of four does not either
+    assert auto_tile(1, 30000, 30000, per_pixel, 1 << 20, 8) == 64  # never slivers
 
 
 def test_output_is_clamped_and_batched_equals_single() -> None:

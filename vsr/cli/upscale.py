@@ -196,7 +196,7 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
 @click.option("--pix-fmt", "pix_fmt", type=str, default=None,
               help="Output pixel format (auto keeps 8/10-bit 4:2:0; yuv444p, yuv420p10le...).")
 @click.option("--batch", type=int, default=None, help="Frames per forward pass.")
-@click.option("--tile", type=int, default=None, help="Tile size in input pixels (0 = whole frame).")
+@click.option("--tile", type=int, default=None, help="Tile size in input pixels (0 = whole frames, tiled only where one would not fit in memory).")
 @click.option("--tile-overlap", type=int, default=None, help="Tile overlap (0 = model's context).")
 @click.option("--frames", "max_frames", type=int, default=0, help="Stop after N frames (0 = all).")
 @click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
