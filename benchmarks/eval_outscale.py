@@ -7,9 +7,10 @@ protocol's kernel, then 8-bit). Each method brings LR back to the HR size:
 - ``ffmpeg-lanczos``, ``ffmpeg-bicubic``: swscale straight to the size (PyAV ``reformat``, what
   ``ffmpeg -vf scale=W:H:flags=lanczos`` does);
 - ``lanczos`` (whole factors 2-4 only): vsr's own Lanczos-3, what ``vsr upscale -s 3`` runs;
-- ``compact-x2-fast+resize``, ``compact-x4-fast+resize``: the network at its own scale, then
-  :func:`vsr.ops.resize.resize_to` to the size, as ``vsr upscale --outscale`` runs it (which picks
-  x2 up to 2x, else x4: the row marked ``*``).
+- ``compact-x2-fast+resize``, ``compact-x4-fast+resize`` (and vsr's default networks where they
+  differ, or the ``-m`` ones): the network at its own scale, then :func:`vsr.ops.resize.resize_to`
+  to the size, as ``vsr upscale --outscale`` runs it (which picks the default network of x2 up to
+  2x, else of x4: the row marked ``*``).
 
 Reports mean PSNR-Y and SSIM-Y (8-bit output, ceil(factor) pixels cropped at each border) and
 ST-LPIPS per dataset and factor; ``--json`` writes them with the command, date and commit.
@@ -41,7 +42,7 @@ def swscale(lr: torch.Tensor, width: int, height: int, interpolation: str) -> to
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vsr.archs import load_model
+    from vsr.archs import DEFAULT_MODELS, load_model, supported_scales
     from vsr.io.geometry import model_scale_for
     from vsr.metrics.benchmark import find_datasets, load_hr
     from vsr.metrics.fidelity import psnr_y, quantize, ssim_y
@@ -53,11 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--factors", nargs="+", type=Fraction, default=[Fraction(3, 2), Fraction(3)])
     ap.add_argument("--max-images", type=int, default=0, help="per dataset (0: all)")
     ap.add_argument("--no-lpips", action="store_true")
+    ap.add_argument("-m", "--model", action="append", help="a x2 or x4 network to run (repeatable; default: "
+                    "compact-x2-fast, compact-x4-fast and vsr's default networks)")
     ap.add_argument("--json", type=str, default=None)
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
     datasets = find_datasets(args.data)
-    nets = {s: load_model(f"compact-x{s}-fast", s).module.eval() for s in (2, 4)}
+    names = args.model or list(dict.fromkeys(["compact-x2-fast", "compact-x4-fast", DEFAULT_MODELS[2], DEFAULT_MODELS[4]]))
+    nets = {name: load_model(name, supported_scales(name.partition("@")[0])[0]).module.eval() for name in names}
     metric = None if args.no_lpips else STLPIPS("alex").eval()
     rows = []
     for factor in args.factors:
@@ -72,15 +76,15 @@ def main(argv: list[str] | None = None) -> int:
                 H, W = hr.shape[-2:]
                 h, w = int(H / factor), int(W / factor)
                 lr = quantize(resize_to(hr, h, w))
-                auto = f"compact-x{model_scale_for(w, h, W, H)}-fast+resize"
+                auto = f"{DEFAULT_MODELS[model_scale_for(w, h, W, H)]}+resize"
                 outs = {
                     "ffmpeg-lanczos": swscale(lr, W, H, "LANCZOS"),
                     "ffmpeg-bicubic": swscale(lr, W, H, "BICUBIC"),
                 }
                 if factor.denominator == 1 and factor.numerator in (2, 3, 4):  # vsr's own -m lanczos
                     outs["lanczos"] = load_model("lanczos", factor.numerator).module(lr)
-                for s, net in nets.items():
-                    outs[f"compact-x{s}-fast+resize"] = resize_to(net(lr).clamp(0, 1), H, W)
+                for net_name, net in nets.items():
+                    outs[f"{net_name}+resize"] = resize_to(net(lr).clamp(0, 1), H, W)
                 for method, sr in outs.items():
                     sr = quantize(sr)
                     scores = [float(psnr_y(sr, hr, crop=crop)[0]), float(ssim_y(sr, hr, crop=crop)[0])]
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                        "vsr_auto": method == auto}
                 rows.append(row)
                 lp = f"  ST-LPIPS {row['stlpips']:.4f}" if metric is not None else ""
-                print(f"x{float(factor):g} {name:9s} {method:24s}{'*' if row['vsr_auto'] else ' '} "
+                print(f"x{float(factor):g} {name:9s} {method:34s}{'*' if row['vsr_auto'] else ' '} "
                       f"PSNR-Y {row['psnr_y']:6.2f}  SSIM-Y {row['ssim_y']:.4f}{lp}", flush=True)
     if args.json:
         from vsr.bench.suite import git_commit

@@ -64,7 +64,7 @@ def test_report_has_every_documented_key(report) -> None:
 
 
 def test_every_figure_is_positive_and_consistent(report) -> None:
-    assert validate_report(report) == []
+    assert validate_report(report, compare_timings=False) == []
     (c,) = report["clips"]
     n = c["frames"]
     assert n == 5
@@ -117,7 +117,7 @@ def test_cli_on_a_tiny_clip_prints_the_table_and_writes_json(tiny, tmp_path) -> 
     assert "swscale_bicubic" in result.stdout and "pixels^" in result.stdout
     assert "inconsistent" not in result.stderr
     data = json.loads(out.read_text())
-    assert validate_report(data) == []
+    assert validate_report(data, compare_timings=False) == []
     assert data["command"].startswith("vsr") and data["clips"][0]["frames"] == 4  # argv is pytest's here
 
 
@@ -126,9 +126,12 @@ def test_cli_without_encode_baselines_or_sweep(tiny, tmp_path) -> None:
     result = bench(str(tiny), "bench:64x48", "--frames", "3", "--no-encode", "--no-baselines", "--no-sweep",
                    "--content", "procedural", "-q", "--json", str(out))
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""  # quiet
+    # quiet: no progress or summary; only the timing-noise warning a busy machine can cause (its
+    # 3-frame figures cross)
+    noisy = [line for line in result.stderr.splitlines() if "inconsistent figure (timing noise?)" not in line]
+    assert noisy == []
     data = json.loads(out.read_text())
-    assert validate_report(data) == []
+    assert validate_report(data, compare_timings=False) == []
     assert [c["clip"] for c in data["clips"]] == ["tiny.mp4", "64x48"]
     assert all(c["e2e_encode"] is None and c["baselines"] is None for c in data["clips"])
     assert data["settings"]["encode"] is None and data["scaling"] is None
@@ -194,7 +197,7 @@ def test_sampled_gpu_figures_land_in_each_phase(tiny, monkeypatch) -> None:
     monkeypatch.setattr(BenchRun, "_open_sampler", open_fake)
     settings = BenchSettings(frames=3, baselines=False, sweep=False, encode=False)
     report = BenchRun(settings).run(resolve_clips((str(tiny),), 3))
-    assert validate_report(report) == []
+    assert validate_report(report, compare_timings=False) == []
     (c,) = report["clips"]
     for run in ("engine", "e2e_no_encode"):
         gpu = c[run]["gpu"]
@@ -212,7 +215,7 @@ def test_a_run_hands_over_each_clip_as_it_is_measured(tiny, tmp_path) -> None:
     report = BenchRun(settings).run(resolve_clips((str(tiny), str(second)), 3),
                                     on_part=lambda r: parts.append((r["complete"], [c["clip"] for c in r["clips"]])))
     assert parts == [(False, ["tiny.mp4"]), (False, ["tiny.mp4", "second.mp4"])]
-    assert report["complete"] is True and validate_report(report) == []
+    assert report["complete"] is True and validate_report(report, compare_timings=False) == []
 
 
 def test_help_names_the_builtin_clips_and_the_run_time() -> None:

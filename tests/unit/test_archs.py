@@ -364,19 +364,28 @@ def test_names_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_detail_blends_the_fidelity_and_perceptual_weights(scale: int) -> None:
     fidelity = load_model(f"compact-x{scale}-fast", scale)
     perceptual = load_model(f"compact-x{scale}-fast-perceptual", scale)
-    half = load_model(None, scale, detail=0.5)
+    half = load_model(f"compact-x{scale}-fast", scale, detail=0.5)
     assert half.name == f"compact-x{scale}-fast-perceptual@0.5" and half.fp16
     a, b, m = (x.module.state_dict() for x in (fidelity, perceptual, half))
     assert all(torch.allclose(m[k], (a[k] + b[k]) / 2, atol=1e-7) for k in a)
     assert any(not torch.equal(a[k], b[k]) for k in a)  # two different networks were mixed
     # the ends are the shipped models themselves; the name syntax means the same
-    assert load_model(None, scale, detail=0.0).name == fidelity.name
+    assert load_model(f"compact-x{scale}-fast", scale, detail=0.0).name == fidelity.name
     assert load_model(f"compact-x{scale}-fast-perceptual@1", scale).name == perceptual.name
     quarter = load_model(f"compact-x{scale}-fast-perceptual@0.25", scale).module.state_dict()
     assert all(torch.allclose(quarter[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-7) for k in a)
-    # -video is the other end where named
+    # -video is the other end where named, and for the default model at x4 (itself a blend toward it)
     video = load_model(f"compact-x{scale}-fast-video", scale, detail=0.5)
     assert video.name == f"compact-x{scale}-fast-video@0.5"
+    default_end = "video" if scale == 4 else "perceptual"
+    assert load_model(None, scale, detail=0.25).name == f"compact-x{scale}-fast-{default_end}@0.25"
+    assert load_model("auto", scale, detail=0.0).name == fidelity.name
+    default = load_model(None, scale)
+    assert default.name == ("compact-x4-fast-video@0.5" if scale == 4 else fidelity.name)
+    if scale == 4:
+        v = load_model("compact-x4-fast-video", 4).module.state_dict()
+        d = default.module.state_dict()
+        assert all(torch.allclose(d[k], (a[k] + v[k]) / 2, atol=1e-7) for k in a)
     # the mixed network's picture lies between the two (the fine-tune left the fidelity model's basin
     # little: the blend is not a third, broken network)
     x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))

@@ -93,9 +93,11 @@ ARCHS: dict[str, ArchSpec] = {
 }
 
 # The model `load_model("auto", scale)` gives, per scale: a shipped learned model once it beats
-# bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos. (`vsr
-# upscale -s 3` goes further: the x4 network shrunk to 3x; see vsr.pipeline.upscale.auto_x3.)
-DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compact-x4-fast"}
+# bicubic and lanczos on every eval set (see its model card in vsr/weights), else lanczos. x4: the
+# fidelity network blended halfway to its video fine-tune (`--detail 0.5` toward it): on H.264 LR
+# within 0.1 dB of the fidelity model's PSNR-Y with 14-20% less ST-LPIPS (README, The x4 default).
+# (`vsr upscale -s 3` goes further: the x4 network shrunk to 3x; see vsr.pipeline.upscale.auto_x3.)
+DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compact-x4-fast-video@0.5"}
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
 
@@ -114,7 +116,7 @@ def model_names() -> list[str]:
 def supported_scales(name: str) -> tuple[int, ...]:
     """The scales ``name`` upscales by: the default models' for ``auto``, a weight file's own."""
     if name in (None, "", "auto"):
-        return tuple(s for s, n in sorted(DEFAULT_MODELS.items()) if n in shipped_weights()) or (2, 4)
+        return tuple(s for s, n in sorted(DEFAULT_MODELS.items()) if _base(n) in shipped_weights()) or (2, 4)
     if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
         from vsr.archs.files import load_weights_file
 
@@ -134,6 +136,12 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
     """Resolve a model name (or ``None``/``"auto"`` for the default) for ``scale``. ``detail`` (or a
     name ending in ``@DETAIL``: ``compact-x4-fast-perceptual@0.5``) blends it with its fidelity model
     (:func:`blend_detail`)."""
+    if name in (None, "", "auto") and detail is None:
+        if scale not in DEFAULT_MODELS:
+            raise UnsupportedScaleError(
+                f"unsupported scale {scale} (supported: {', '.join(map(str, sorted(DEFAULT_MODELS)))})"
+            )
+        name = DEFAULT_MODELS[scale]  # may itself be a blend, NAME@DETAIL
     is_file = name is not None and (name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES)
     if name and "@" in name and not is_file:
         name, _, amount = name.rpartition("@")
@@ -143,12 +151,6 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
             raise ConfigError(f"bad detail {amount!r} in model name {name}@{amount} (a number in 0..1)") from None
     if detail is not None:
         return blend_detail(name, scale, detail)
-    if name in (None, "", "auto"):
-        if scale not in DEFAULT_MODELS:
-            raise UnsupportedScaleError(
-                f"unsupported scale {scale} (supported: {', '.join(map(str, sorted(DEFAULT_MODELS)))})"
-            )
-        name = DEFAULT_MODELS[scale]
     if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
         return _from_file(Path(name), name, scale, source=str(name))
     if name in shipped_weights():
@@ -181,15 +183,23 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
 def detail_pair(name: str | None, scale: int) -> tuple[str, str]:
     """The two shipped models ``--detail`` blends for ``name`` at ``scale``: the fast fidelity model
     (detail 0) and the fine-tuned version of it that ``name`` is (detail 1): ``-perceptual`` for the
-    fidelity model itself or ``auto``, else ``-video`` or ``-perceptual`` as named."""
+    fidelity model itself, else ``-video`` or ``-perceptual`` as named; for ``auto``, the pair its
+    default for the scale is on (at x4 the ``-video`` one)."""
     fidelity = f"compact-x{scale}-fast"
     choices = (f"{fidelity}-perceptual", f"{fidelity}-video")
-    if name in (None, "", "auto", fidelity):
+    if name in (None, "", "auto"):
+        name = _base(DEFAULT_MODELS.get(scale, fidelity))
+    if name == fidelity:
         return fidelity, choices[0]
     if name in choices:
         return fidelity, name
     raise ConfigError(f"--detail blends {fidelity} with {choices[0]} or {choices[1]}; "
                       f"{name} is neither (use -m {fidelity}, {choices[0]} or {choices[1]})")
+
+
+def _base(name: str) -> str:
+    """``NAME@DETAIL`` -> ``NAME``."""
+    return name.partition("@")[0]
 
 
 def blend_detail(name: str | None, scale: int, detail: float) -> SRModel:

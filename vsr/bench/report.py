@@ -75,12 +75,15 @@ def _e2e(problems: list[str], where: str, t: Any, frames: int, engine_fps: float
     _gpu(problems, where, t.get("gpu"))
 
 
-def validate_report(report: dict[str, Any]) -> list[str]:
+def validate_report(report: dict[str, Any], compare_timings: bool = True) -> list[str]:
     """Every schema or consistency problem of a report, as lines; [] when it is sound.
 
     Checks: the documented keys; every figure positive; fps = frames / seconds; e2e (with and
     without encode) <= engine alone on the same frames; efficiency in (0, 1.05]; latency
     p50 <= p95 <= p99; busy fractions in [0, 1]; telemetry either measured or absent with a reason.
+    ``compare_timings=False`` leaves out the two checks that set one measurement against another
+    (e2e against the engine alone, efficiency's upper bound): on a busy machine a few frames' figures
+    can cross without anything being wrong, so tests check the report's shape without them.
     """
     problems: list[str] = []
     missing = [k for k in TOP_KEYS if k not in report]
@@ -105,12 +108,13 @@ def validate_report(report: dict[str, Any]) -> list[str]:
         _timing(problems, f"{where}.decode", c["decode"], frames)
         _timing(problems, f"{where}.engine", c["engine"], frames)
         _gpu(problems, f"{where}.engine", c["engine"].get("gpu"))
-        engine_fps = c["engine"].get("fps")
+        engine_fps = c["engine"].get("fps") if compare_timings else None
         _e2e(problems, f"{where}.e2e_no_encode", c["e2e_no_encode"], frames, engine_fps)
         if c["e2e_encode"] is not None:
             _e2e(problems, f"{where}.e2e_encode", c["e2e_encode"], frames, engine_fps)
         eff = c["efficiency"]
-        if not isinstance(eff, (int, float)) or not 0 < eff <= TOLERANCE:
+        top = TOLERANCE if compare_timings else float("inf")
+        if not isinstance(eff, (int, float)) or not 0 < eff <= top:
             problems.append(f"{where}.efficiency = {eff!r} is not in (0, {TOLERANCE}]")
         _positive(problems, f"{where}.memory.peak_host_mib", c["memory"].get("peak_host_mib"))
         if c["memory"].get("peak_gpu_mib") is not None:

@@ -142,9 +142,10 @@ PRECISION_HELP = ("auto: fp16 on CUDA, fp32 on the CPU; bf16: the network body i
                   "2.4/255 of fp32, PSNR-Y within 0.005 dB (see README, CPU speed)")
 
 
-DETAIL_HELP = ("0..1: blend the fidelity model (0: faithful, the highest PSNR) with its perceptual fine-tune "
-               "(1: more texture) by mixing their weights, as ESRGAN's network interpolation and Real-ESRGAN's "
-               "-dn; with -m compact-xN-fast-video, toward that model (see README, Detail).")
+DETAIL_HELP = ("0..1: blend the fidelity model (0: faithful, the highest PSNR) with a fine-tune of it (1: "
+               "more texture) by mixing their weights, as ESRGAN's network interpolation and Real-ESRGAN's "
+               "-dn: the perceptual one at x2 (or -m compact-xN-fast), the -video one at x4 (whose default "
+               "is 0.5 of it) or with -m compact-xN-fast-video (see README, Detail).")
 
 
 def summary(result: UpscaleResult) -> str:

@@ -148,8 +148,8 @@ def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeO
 @torch.inference_mode()  # the engine's outputs are inference tensors: only there in place
 def _quantised(planes: list[torch.Tensor], deep: bool) -> np.ndarray:
     """``(C,H,W)`` f32 [0,1] planes (any device) -> one ``(H,W,C)`` uint8 (uint16 if ``deep``) array,
-    scaled and rounded in place: a photo's x4 output in fp32 is 4 bytes a sample, and out-of-place
-    steps held two or three copies of it at once (9.7 GB for a 12 MP photo)."""
+    scaled and rounded in place: a photo's x4 output in fp32 is 4 bytes a sample (2.3 GB for a 12 MP
+    photo), and out-of-place steps held two or three copies of it at once."""
     dtype = torch.uint16 if deep else torch.uint8
     out = torch.empty((*planes[0].shape[1:], sum(p.shape[0] for p in planes)), dtype=dtype)
     c = 0
