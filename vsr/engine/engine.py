@@ -116,9 +116,10 @@ class Engine:
     compute dtype (fp16 on CUDA for fp16-safe models, fp32 otherwise), except fp32 for a bf16 body.
     ``tile`` > 0 splits frames into tiles of that many input pixels with ``tile_overlap`` (default:
     the model's context) of padding; 0 runs whole frames, or tiles where a whole frame would hold
-    more than :attr:`budget` bytes (:meth:`tile_for`). ``layout``: ``auto`` runs learned networks channels-last (on
-    CUDA for the tensor cores, on the CPU for oneDNN's blocked convolutions: 1.07-1.14x measured
-    here) and the fixed-kernel scalers as they are; ``channels_last`` / ``contiguous`` force one.
+    more than :attr:`budget` bytes (:meth:`tile_for`). ``layout``: ``auto`` runs learned networks
+    channels-last (on CUDA for the tensor cores, on the CPU for oneDNN's blocked convolutions:
+    1.07-1.14x measured here) and the fixed-kernel scalers as they are; ``channels_last`` /
+    ``contiguous`` force one.
     """
 
     def __init__(
