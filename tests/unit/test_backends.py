@@ -86,6 +86,16 @@ def test_compile_backend_matches_eager_builds_once_per_shape_and_caches_on_disk(
     assert again.builds[0].cached is True
 
 
+def test_compile_backend_builds_one_engine_for_all_the_tiles_of_a_frame() -> None:
+    if unavailable("compile", CPU):
+        pytest.skip(unavailable("compile", CPU))
+    x = torch.rand(1, 3, 37, 53)
+    tiled = Engine(load_model("compact-x2-fast", 2), CPU, backend="compile", tile=16)
+    torch.testing.assert_close(tiled(x), Engine(load_model("compact-x2-fast", 2), CPU)(x), atol=1e-5, rtol=0)
+    # 3 x 4 tiles, the border ones shifted inward to the same window: one shape, one build
+    assert len(tiled.builds) == 1
+
+
 def test_compile_mode_follows_the_device_and_env_and_enters_the_key(monkeypatch) -> None:
     monkeypatch.delenv("VSR_COMPILE_MODE", raising=False)
     assert backends.compile_mode(CPU) == "default"
