@@ -69,7 +69,8 @@ def bytes_per_pixel(module: nn.Module, scale: int, element_size: int) -> int:
     """About how many bytes a forward pass of ``module`` holds per input pixel of each frame: three
     maps of its widest convolution (a layer's input and output, and a branch or activation beside
     them), the upsampler's ``3*scale^2`` maps before and after the pixel shuffle, the input. For
-    ``compact-x4-fast`` on the CPU (fp32) that is 780 B, 9.5 GB for a 12 MP photo's forward pass."""
+    ``compact-x4-fast`` on the CPU (fp32) that is 972 B, 11.0 GiB for a 12 MP photo: an upper bound
+    (whole-frame passes of that photo peaked at 8-10 GB)."""
     widest = max((m.out_channels for m in module.modules() if isinstance(m, nn.Conv2d)), default=3)
     return element_size * (3 * widest + 2 * 3 * scale * scale + 3)
 
