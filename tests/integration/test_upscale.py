@@ -1468,3 +1468,31 @@ def test_monitor_cli_and_report(clips, tmp_path) -> None:
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(cli, ["report", str(tmp_path / "missing.jsonl")])
     assert bad.exit_code == 1 and "monitor file not found" in bad.stderr
+
+
+@pytest.mark.parametrize("codec, args, model", [
+    ("libx264", (), "compact-x2-fast-video"),  # compressed video: the model fine-tuned on it
+    ("libvpx-vp9", (), "compact-x2-fast-video"),
+    ("ffv1", (), "compact-x2-fast"),  # lossless: the fidelity model
+    ("libx264", ("--detail", "0"), "compact-x2-fast"),  # what is asked for is kept
+    ("libx264", ("-m", "compact-x2-fast"), "compact-x2-fast"),
+    ("libx264", ("-s", "4"), "compact-x4-fast-video@0.5"),  # x4's default is the same for every input
+])
+def test_the_default_model_follows_the_source(tmp_path, codec, args, model) -> None:
+    src = write_clip(tmp_path / f"in.{'webm' if codec == 'libvpx-vp9' else 'mkv'}", codec=codec, frames=2)
+    result = run_cli(str(src), "-o", str(tmp_path / "out.mkv"), *args)
+    assert result.exit_code == 0, result.stderr
+    assert f", {model} on cpu)" in result.stderr
+
+
+def test_stills_and_frame_folders_keep_the_fidelity_model_at_x2(tmp_path) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        write_image(frames / f"{i:03d}.png", np.full((24, 32, 3), 60 * i, np.uint8))
+    result = run_cli(str(frames / "%03d.png"), "-o", str(tmp_path / "out.mkv"))
+    assert result.exit_code == 0, result.stderr
+    assert ", compact-x2-fast on cpu)" in result.stderr
+    result = run_cli(str(frames / "000.png"), "-o", str(tmp_path / "one.png"))
+    assert result.exit_code == 0, result.stderr
+    assert ", compact-x2-fast on cpu)" in result.stderr
