@@ -103,6 +103,10 @@ DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compac
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
+def _is_weight_file(name: str | None) -> bool:
+    return bool(name) and name.endswith(MODEL_FILE_SUFFIXES)
+
+
 def shipped_weights() -> list[str]:
     """Names of the trained weights shipped in ``vsr/weights/<name>.safetensors``."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
@@ -118,7 +122,7 @@ def supported_scales(name: str) -> tuple[int, ...]:
     """The scales ``name`` upscales by: the default models' for ``auto``, a weight file's own."""
     if name in (None, "", "auto"):
         return tuple(s for s, n in sorted(DEFAULT_MODELS.items()) if _base(n) in shipped_weights()) or (2, 4)
-    if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
+    if _is_weight_file(name):
         from vsr.archs.files import load_weights_file
 
         return (load_weights_file(Path(name)).scale,)
@@ -143,8 +147,7 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
                 f"unsupported scale {scale} (supported: {', '.join(map(str, sorted(DEFAULT_MODELS)))})"
             )
         name = DEFAULT_MODELS[scale]  # may itself be a blend, NAME@DETAIL
-    is_file = name is not None and (name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES)
-    if name and "@" in name and not is_file:
+    if name and "@" in name and not _is_weight_file(name):
         name, _, amount = name.rpartition("@")
         try:
             detail = float(amount)
@@ -152,7 +155,7 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
             raise ConfigError(f"bad detail {amount!r} in model name {name}@{amount} (a number in 0..1)") from None
     if detail is not None:
         return blend_detail(name, scale, detail)
-    if name.endswith(MODEL_FILE_SUFFIXES) or Path(name).suffix in MODEL_FILE_SUFFIXES:
+    if _is_weight_file(name):
         return _from_file(Path(name), name, scale, source=str(name))
     if name in shipped_weights():
         return _from_file(WEIGHTS_DIR / f"{name}.safetensors", name, scale, source="shipped")
