@@ -1496,3 +1496,26 @@ def test_stills_and_frame_folders_keep_the_fidelity_model_at_x2(tmp_path) -> Non
     result = run_cli(str(frames / "000.png"), "-o", str(tmp_path / "one.png"))
     assert result.exit_code == 0, result.stderr
     assert ", compact-x2-fast on cpu)" in result.stderr
+
+
+def test_jpeg_stills_and_frames_get_the_jpeg_model_at_x2_up_to_its_quality(tmp_path) -> None:
+    from PIL import Image
+
+    from vsr.pipeline.upscale import JPEG_MODEL_UP_TO
+
+    rgb = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        Image.fromarray(np.roll(rgb, i, axis=1)).save(frames / f"{i:03d}.jpg", quality=75)
+    Image.fromarray(rgb).save(tmp_path / "fine.jpg", quality=JPEG_MODEL_UP_TO + 1)
+    for src, out, args, model in (
+        (frames / "000.jpg", "one.png", (), "compact-x2-fast-jpeg"),
+        (frames / "%03d.jpg", "seq.mkv", (), "compact-x2-fast-jpeg"),
+        (tmp_path / "fine.jpg", "fine.png", (), "compact-x2-fast"),  # near lossless: as clean input
+        (frames / "000.jpg", "asked.png", ("-m", "compact-x2-fast"), "compact-x2-fast"),
+        (frames / "000.jpg", "x4.png", ("-s", "4"), "compact-x4-fast-video@0.5"),
+    ):
+        result = run_cli(str(src), "-o", str(tmp_path / out), *args)
+        assert result.exit_code == 0, result.stderr
+        assert f", {model} on cpu)" in result.stderr, (src, args, result.stderr)

@@ -159,6 +159,32 @@ def test_eval_on_compressed_lr_matches_an_independent_h264_roundtrip(eval_root: 
     assert got < clean - 0.3
 
 
+def test_eval_on_jpeg_lr_matches_an_independent_pillow_roundtrip(eval_root: Path, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    out_json = tmp_path / "j.json"
+    args = ["-m", "bicubic", "--no-baselines", "--data", str(eval_root / "SetB"), "-s", "2", "--no-lpips"]
+    result = CliRunner().invoke(command, [*args, "--lr-jpeg", "30", "--json", str(out_json)])
+    assert result.exception is None and "then JPEG (libjpeg q 30, 4:2:0)" in result.output, result.output
+    doc = json.loads(out_json.read_text())
+    assert doc["lr_jpeg"] == 30 and doc["lr_crf"] is None and "JPEG" in doc["protocol"]
+    from vsr.archs import load_model
+    from vsr.io.image import read_image
+
+    hr = torch.from_numpy(read_image(eval_root / "SetB" / "0.png")).permute(2, 0, 1)[None].float() / 255
+    hr = hr[..., :40, :38]
+    lr = quantize(imresize_down(hr, 2))[0]
+    buf = io.BytesIO()
+    Image.fromarray((lr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buf, format="JPEG", quality=30)
+    lr_j = torch.from_numpy(np.array(Image.open(io.BytesIO(buf.getvalue())))).permute(2, 0, 1)[None].float() / 255
+    expected = psnr_y(quantize(load_model("bicubic", 2).module(lr_j).clamp(0, 1)), hr, crop=2).item()
+    assert doc["datasets"]["SetB"]["bicubic"]["psnr_y"] == pytest.approx(expected, abs=1e-4)
+    both = CliRunner().invoke(command, [*args, "--lr-jpeg", "30", "--lr-crf", "20"])
+    assert both.exit_code == 2 and "one degradation at a time" in both.output
+
+
 def test_temporal_psnr_scores_flicker_not_a_steady_error() -> None:
     from vsr.metrics.fidelity import temporal_psnr_y
 

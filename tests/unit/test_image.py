@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
-from vsr.io.image import image_codec, read_image, read_picture, write_image
+from vsr.io.image import image_codec, jpeg_quality, read_image, read_picture, write_image
 
 
 def test_png_is_lossless_and_jpeg_quality_takes_effect(tmp_path) -> None:
@@ -20,6 +20,33 @@ def test_png_is_lossless_and_jpeg_quality_takes_effect(tmp_path) -> None:
         errors.append(np.abs(read_image(path).astype(int) - rgb).mean())
         sizes.append(path.stat().st_size)
     assert errors[0] > errors[1] > errors[2] and sizes[0] < sizes[1] < sizes[2]
+
+
+def test_a_jpegs_quality_is_read_back_from_its_quantisation_table(tmp_path) -> None:
+    from PIL import Image
+
+    rgb = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    for quality in (20, 50, 75, 90, 95):
+        Image.fromarray(rgb).save(tmp_path / "p.jpg", quality=quality)  # libjpeg's own scale
+        assert jpeg_quality(tmp_path / "p.jpg") == quality
+    # behind an EXIF block, with 16-bit tables (progressive, optimised: other markers come first)
+    exif = Image.Exif()
+    exif[0x010F] = "camera " * 200
+    Image.fromarray(rgb).save(tmp_path / "e.jpg", quality=85, exif=exif, progressive=True, optimize=True)
+    assert jpeg_quality(tmp_path / "e.jpg") == 85 and read_picture(tmp_path / "e.jpg").jpeg_quality == 85
+    header = (tmp_path / "e.jpg").read_bytes()
+    sixteen = bytearray(b"\xff\xd8\xff\xdb\x00\x83\x10")  # one 16-bit luminance table: 2x quality 50's
+    for v in (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17,
+              22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78,
+              87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99):
+        sixteen += (2 * v).to_bytes(2, "big")
+    (tmp_path / "w.jpg").write_bytes(bytes(sixteen) + b"\xff\xd9")
+    assert jpeg_quality(tmp_path / "w.jpg") == 25  # libjpeg doubles its table at quality 25
+    write_image(tmp_path / "p.png", rgb)
+    (tmp_path / "cut.jpg").write_bytes(header[:30])
+    for other in ("p.png", "cut.jpg", "none.jpg"):
+        assert jpeg_quality(tmp_path / other) is None
+    assert read_picture(tmp_path / "p.png").jpeg_quality is None
 
 
 @pytest.mark.parametrize("suffix,kinds", [

@@ -18,8 +18,8 @@ from vsr.io.image import write_image
 from vsr.ops.resize import downscale_taps, imresize_down
 from vsr.train.config import TRAIN_CONFIG_DIR, DegradationConfig, load_train_config
 from vsr.train.data import HRImageSet, find_images
-from vsr.train.degrade import (BicubicDegradation, RealWorldDegradation, VideoDegradation, h264_roundtrip,
-                                jpeg_roundtrip)
+from vsr.train.degrade import (BicubicDegradation, JpegDegradation, RealWorldDegradation, VideoDegradation, h264_roundtrip,
+                                jpeg_roundtrip, libjpeg_roundtrip)
 
 
 def _pattern(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -128,6 +128,33 @@ def test_degradations(image_dir: Path) -> None:
     odd = x[:, :47, :45]
     assert h264_roundtrip(odd, 10).shape == odd.shape
     assert err(h264_roundtrip(odd, 45), odd) > err(h264_roundtrip(odd, 10), odd)
+
+
+def test_jpeg_degradation_is_pillows_libjpeg_at_a_drawn_quality(image_dir: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    data = HRImageSet(find_images([image_dir]), crop=48)
+    hr = data.sample(3, torch.Generator().manual_seed(0))
+    bic = BicubicDegradation(2)(hr)
+    always = JpegDegradation(2, DegradationConfig(kind="jpeg", jpeg_prob=1.0, jpeg_quality=(60, 60)))
+    lr = always(hr, torch.Generator().manual_seed(1))
+    assert torch.equal(lr, always(hr, torch.Generator().manual_seed(1))) and lr.shape == bic.shape
+    # each LR is the bicubic LR saved by Pillow at quality 60 (4:2:0 or 4:4:4) and read back
+    for got, clean in zip(lr, bic, strict=True):
+        rgb = clean.permute(1, 2, 0).mul(255).round().byte().numpy()
+        decoded = []
+        for sub in (2, 0):
+            buf = io.BytesIO()
+            Image.fromarray(rgb).save(buf, format="JPEG", quality=60, subsampling=sub)
+            decoded.append(torch.from_numpy(np.array(Image.open(io.BytesIO(buf.getvalue())))).permute(2, 0, 1) / 255)
+        assert any(torch.equal(got, d) for d in decoded)
+        assert (got - clean).abs().mean() > 0.003
+    never = JpegDegradation(2, DegradationConfig(kind="jpeg", jpeg_prob=0.0))
+    assert torch.equal(never(hr, torch.Generator().manual_seed(1)), bic)
+    x = hr[0].float() / 255
+    assert (libjpeg_roundtrip(x, 20) - x).abs().mean() > (libjpeg_roundtrip(x, 95) - x).abs().mean()
 
 
 def _tiny_preset(tmp_path: Path) -> Path:

@@ -31,11 +31,14 @@ import click
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
 @click.option("--lr-crf", type=click.IntRange(0, 51), default=None,
               help="Also H.264-compress the LR (libx264 at this crf), as a video upscaler sees its input.")
+@click.option("--lr-jpeg", type=click.IntRange(1, 100), default=None,
+              help="Or save the LR as a JPEG of this quality (libjpeg's scale, 4:2:0), as a photo upscaler sees its input.")
 @click.option("--temporal", is_flag=True,
               help="Each dataset's images (in name order) are consecutive frames of a video (Vid4): also "
                    "score the change from frame to frame (tPSNR-Y: flicker and lost motion lower it).")
 def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...], baselines: bool, scale: int, json_path: str | None, device: str,
-            precision: str, lpips: bool, lpips_net: str, max_images: int, threads: int, lr_crf: int | None, temporal: bool) -> None:
+            precision: str, lpips: bool, lpips_net: str, max_images: int, threads: int, lr_crf: int | None, lr_jpeg: int | None,
+            temporal: bool) -> None:
     """Evaluate MODEL on the HR images in --data (LR = bicubic downscale with antialias)."""
     import torch
 
@@ -44,6 +47,8 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
     from vsr.metrics.benchmark import evaluate, find_datasets, format_table, to_json
     from vsr.train.loop import resolve_device
 
+    if lr_crf is not None and lr_jpeg is not None:
+        raise click.UsageError("--lr-crf and --lr-jpeg: one degradation at a time")
     if threads > 0:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
@@ -62,8 +67,9 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
     datasets = find_datasets(data_dirs)
     results = evaluate(methods, datasets, scale, dev, dtype, lpips=lpips, lpips_net=lpips_net, max_images=max_images,
                        progress=lambda line: click.echo(f"vsr: {line}", err=True), lr_crf=lr_crf,
-                       temporal=temporal)
-    lr_how = "bicubic antialiased downscale" + (f", then H.264 (libx264 crf {lr_crf})" if lr_crf is not None else "")
+                       lr_jpeg=lr_jpeg, temporal=temporal)
+    lr_how = ("bicubic antialiased downscale" + (f", then H.264 (libx264 crf {lr_crf})" if lr_crf is not None else "")
+              + (f", then JPEG (libjpeg q {lr_jpeg}, 4:2:0)" if lr_jpeg is not None else ""))
     click.echo(f"model {model.name} x{scale} on {dev} ({str(dtype).removeprefix('torch.')}); LR = {lr_how}"
                + (f"; ST-LPIPS on {lpips_net}" if lpips else ""))
     click.echo(format_table(results))
@@ -79,10 +85,12 @@ def command(model_name: str, data_dirs: tuple[str, ...], compare: tuple[str, ...
             "protocol": "HR modcrop(scale); LR = MATLAB-like bicubic (antialias) + 8-bit"
                         + (f" + H.264 (libx264 crf {lr_crf}, ultrafast, 2nd frame of a 2-frame clip)"
                            if lr_crf is not None else "")
+                        + (f" + JPEG (libjpeg q {lr_jpeg}, 4:2:0, Pillow)" if lr_jpeg is not None else "")
                         + f"; outputs 8-bit; PSNR/SSIM on BT.601 Y, crop=scale; ST-LPIPS {lpips_net} on RGB, crop=scale"
                         + ("; tPSNR-Y: PSNR of Y(sr_t)-Y(sr_t-1) against Y(hr_t)-Y(hr_t-1), consecutive frames "
                            "in name order, crop=scale" if temporal else ""),
             "lr_crf": lr_crf,
+            "lr_jpeg": lr_jpeg,
             "lpips_net": lpips_net if lpips else None,
             "datasets": to_json(results),
         }

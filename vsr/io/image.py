@@ -163,6 +163,7 @@ class Picture:
     deep: bool  # more than 8 bits per channel (16-bit PNG/TIFF)
     gray: bool
     icc: bytes | None = None  # the embedded ICC colour profile (Display P3, Adobe RGB...), to write back
+    jpeg_quality: int | None = None  # a JPEG's libjpeg-equivalent quality (:func:`jpeg_quality`)
 
 
 def read_picture(path: str | os.PathLike[str]) -> Picture:
@@ -197,7 +198,50 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     if turns:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path))
+    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path), jpeg_quality(path))
+
+
+# libjpeg's luminance quantisation table at quality 50 (ITU T.81 Annex K), whose scaled copies its
+# quality setting writes; only its sum is used, so the order does not matter
+_LUMA_Q50_SUM = sum((16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99))
+
+
+def jpeg_quality(path: str | os.PathLike[str]) -> int | None:
+    """The quality (libjpeg's 1-100 scale) a JPEG file's luminance quantisation table stands for, as
+    ImageMagick's ``identify -format %Q`` estimates it: the table's size against libjpeg's quality-50
+    table, turned back through libjpeg's scaling (quality q scales it by 5000/q % below 50, by
+    200-2q % from 50). A camera's or editor's own tables get the quality whose table is as coarse on
+    average. None for a file that is not a JPEG or whose header cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\xff\xd8":
+                return None
+            for _ in range(256):  # segments before the image data: APPn (EXIF, ICC...), DQT, SOF, DHT
+                marker = f.read(2)
+                if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
+                    return None  # the end, or the scan, came before a luminance table
+                length = int.from_bytes(f.read(2), "big") - 2
+                body = f.read(length)
+                if len(body) < length or length < 0:
+                    return None
+                while marker[1] == 0xDB and body:  # DQT: one or more tables, 8- or 16-bit entries
+                    precision, table = body[0] >> 4, body[0] & 15
+                    size = 128 if precision else 64
+                    values = body[1:1 + size]
+                    if len(values) < size:
+                        return None
+                    if table == 0:
+                        total = sum(int.from_bytes(values[i:i + 2], "big") for i in range(0, 128, 2)) if precision \
+                            else sum(values)
+                        scale = 100 * total / _LUMA_Q50_SUM  # libjpeg's percentage
+                        quality = (200 - scale) / 2 if scale <= 100 else 5000 / scale
+                        return max(1, min(100, round(quality)))
+                    body = body[1 + size:]
+    except OSError:
+        return None
+    return None
 
 
 def _read_heif(path: Path) -> Picture:

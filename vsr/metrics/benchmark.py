@@ -84,13 +84,15 @@ def evaluate(
     lr_crf: int | None = None,
     temporal: bool = False,
     lpips_net: str = "alex",
+    lr_jpeg: int | None = None,
 ) -> dict[str, dict[str, MethodScore]]:
     """``{dataset: {method: MethodScore}}``. ``methods`` map ``(1,3,H,W)`` [0,1] LR (on ``device``, in
     ``dtype``) to ``(1,3,sH,sW)``; they run under ``torch.no_grad`` in eval mode. With fp16 or bf16,
     networks that have the engine's mixed form (``PlainSR.mixed``) run in it, on fp32 input; with
     bf16 the others (the classic scalers) run in fp32, as bf16 is offered for the mixed form only. ``lr_crf``: the LR is
     also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
-    upscaler sees its input. ``temporal``: each dataset's images, in name order, are consecutive
+    upscaler sees its input. ``lr_jpeg``: the LR is saved as a JPEG of that libjpeg quality (4:2:0, as
+    cameras and the web save photos) and read back, as a photo upscaler sees its input. ``temporal``: each dataset's images, in name order, are consecutive
     frames of one video (Vid4), and the change from frame to frame is scored too (``tpsnr_y``).
     ``lpips_net``: the network ST-LPIPS runs on (alex or vgg)."""
     metric = STLPIPS(lpips_net).to(device) if lpips else None
@@ -116,6 +118,10 @@ def evaluate(
                 from vsr.train.degrade import h264_roundtrip
 
                 lr = h264_roundtrip(lr[0], lr_crf)[None]
+            if lr_jpeg is not None:
+                from vsr.train.degrade import libjpeg_roundtrip
+
+                lr = libjpeg_roundtrip(lr[0], lr_jpeg)[None]
             lr_dev = {dt: lr.to(device=device, dtype=dt) for dt in set(in_dtype.values())}
             hr_dev = hr.to(device)
             paired = temporal and prev_hr is not None and prev_hr.shape == hr_dev.shape

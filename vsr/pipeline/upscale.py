@@ -26,8 +26,8 @@ from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupt
                         OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
-                          read_picture, undecodable, write_image, written_name)
+from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, jpeg_quality,
+                          numbered_files, read_only_reason, read_picture, undecodable, write_image, written_name)
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.ops.resize import resize_to
@@ -129,16 +129,29 @@ LOSSY_VIDEO_DECODERS = frozenset({
 })
 
 
-def for_source(config: PipelineConfig, decoder: str) -> PipelineConfig:
-    """The default model at x2 for a lossy-compressed video (``decoder`` in
-    :data:`LOSSY_VIDEO_DECODERS`) is ``compact-x2-fast-video``: on H.264 LR at crf 18, 23 and 28 it
-    beats the fidelity model in PSNR-Y and ST-LPIPS (README, *The x2 default follows the source*).
-    Stills, image sequences and lossless video keep the fidelity model; a model, ``--detail`` or
-    scale asked for is kept."""
+# The highest JPEG quality (libjpeg's scale, :func:`vsr.io.image.jpeg_quality`) at which the default
+# model at x2 is `compact-x2-fast-jpeg`: at q 60, 75 and 85 it is level with `compact-x2-fast` or
+# ahead in PSNR-Y, with 20-35% less ST-LPIPS; at q 90 it is behind in PSNR-Y, and on clean LR well
+# behind (README, *JPEG photos*).
+JPEG_MODEL_UP_TO = 85
+
+
+def for_source(config: PipelineConfig, decoder: str = "", jpeg_quality: int | None = None) -> PipelineConfig:
+    """The default model at x2 for the input's compression: ``compact-x2-fast-video`` for a lossy
+    video (``decoder`` in :data:`LOSSY_VIDEO_DECODERS`): on H.264 LR at crf 18, 23 and 28 it beats the
+    fidelity model in PSNR-Y and ST-LPIPS (README, *The x2 default follows the source*);
+    ``compact-x2-fast-jpeg`` for JPEG stills and frames up to :data:`JPEG_MODEL_UP_TO` (their
+    ``jpeg_quality``). Other stills and frames, lossless video and JPEGs near lossless keep the fidelity
+    model; a model, ``--detail`` or scale asked for is kept."""
     mc = config.model
-    if mc.name in ("", "auto") and mc.scale == 2 and mc.detail == -1.0 and decoder in LOSSY_VIDEO_DECODERS:
+    if mc.name not in ("", "auto") or mc.scale != 2 or mc.detail != -1.0:
+        return config
+    if decoder in LOSSY_VIDEO_DECODERS:
         log.info("model auto: compact-x2-fast-video, for the %s input's compression", decoder)
         return replace(config, model=replace(mc, name="compact-x2-fast-video"))
+    if jpeg_quality is not None and jpeg_quality <= JPEG_MODEL_UP_TO:
+        log.info("model auto: compact-x2-fast-jpeg, for the input's JPEG compression (quality %d)", jpeg_quality)
+        return replace(config, model=replace(mc, name="compact-x2-fast-jpeg"))
     return config
 
 
@@ -277,7 +290,8 @@ class UpscaleJob:
         target = None
         try:
             self.config, size = plan_output(self.config, media.info.width, media.info.height)
-            self.config = for_source(self.config, media.info.codec)
+            first = numbered_files(self.input_path)[:1] if is_sequence_pattern(self.input_path) else []
+            self.config = for_source(self.config, media.info.codec, jpeg_quality(first[0][1]) if first else None)
             model, engine = build_engine(self.config)
             target = (AtomicSequence if sequence else AtomicOutput)(
                 self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
@@ -380,6 +394,7 @@ class UpscaleJob:
         picture = read_picture(src)
         h, w = picture.rgb.shape[:2]
         config, (out_w, out_h) = plan_output(self.config, w, h)
+        config = for_source(config, jpeg_quality=picture.jpeg_quality)
         if config.model not in engines:
             engines[config.model] = build_engine(config)
         model, engine = engines[config.model]

@@ -23,7 +23,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DegradationConfig:
-    kind: str = "bicubic"  # bicubic | video (bicubic, then H.264 with video_prob) | realworld
+    kind: str = "bicubic"  # bicubic | video (bicubic, then H.264 with video_prob) | jpeg (then libjpeg, jpeg_prob) | realworld
     # realworld (Real-ESRGAN-style, two rounds); ranges are [min, max]
     blur_prob: float = 0.8
     blur_sigma: tuple[float, ...] = (0.2, 2.0)
@@ -31,7 +31,8 @@ class DegradationConfig:
     noise_prob: float = 0.8
     noise_sigma: tuple[float, ...] = (1.0, 15.0)  # on the 0..255 scale
     gray_noise_prob: float = 0.3
-    jpeg_quality: tuple[int, ...] = (40, 95)
+    jpeg_quality: tuple[int, ...] = (40, 95)  # realworld's JPEG rounds, and jpeg's
+    jpeg_prob: float = 0.8  # jpeg: chance of a libjpeg round (Pillow)
     second_round_prob: float = 0.8
     video_prob: float = 0.5  # chance of a final H.264 round (libx264 via PyAV)
     video_crf: tuple[int, ...] = (18, 38)
@@ -131,7 +132,7 @@ def _validate(cfg: TrainConfig) -> None:
         if value not in valid:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(valid)}")
 
-    choice("degradation.kind", cfg.degradation.kind, ("bicubic", "video", "realworld"))
+    choice("degradation.kind", cfg.degradation.kind, ("bicubic", "video", "jpeg", "realworld"))
     choice("loss.pixel", cfg.loss.pixel, ("charbonnier", "l1"))
     choice("loss.hfp_method", cfg.loss.hfp_method, ("haar", "highpass"))
     choice("loss.stlpips_net", cfg.loss.stlpips_net, ("alex", "vgg"))

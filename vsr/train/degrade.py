@@ -2,11 +2,13 @@
 
 - :class:`BicubicDegradation`: the benchmark protocol, MATLAB-like antialiased bicubic (fidelity
   models).
+- :class:`VideoDegradation` / :class:`JpegDegradation`: that LR, then (often) one H.264 or one JPEG
+  round: what a video upscaler / a photo upscaler is given.
 - :class:`RealWorldDegradation`: Real-ESRGAN-style two rounds of blur -> resize -> noise -> JPEG, then
   an optional H.264 round (libx264 through PyAV, on the small LR crop, as a 2-frame clip so inter
   prediction artefacts appear too).
 
-Both take ``(N,3,H,W)`` uint8 or float [0,1] CPU HR crops (H, W multiples of the scale) and return
+All take ``(N,3,H,W)`` uint8 or float [0,1] CPU HR crops (H, W multiples of the scale) and return
 ``(N,3,H/s,W/s)`` f32 [0,1] CPU, quantised to 8-bit levels. Randomness only from the given
 ``torch.Generator``, so runs are reproducible.
 """
@@ -61,6 +63,24 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     dec = av.CodecContext.create("mjpeg", "r")
     frames = [f for p in packets for f in dec.decode(p)]
     return _from_rgb24(frames[0].to_ndarray(format="rgb24"))
+
+
+def libjpeg_roundtrip(x: torch.Tensor, quality: int, subsampling: int = 2) -> torch.Tensor:
+    """``(3,H,W)`` float [0,1] saved as a baseline JPEG by libjpeg (Pillow) at ``quality`` (libjpeg's
+    scale, which photos are labelled in; :func:`jpeg_roundtrip`'s mjpeg takes a qscale) with chroma
+    ``subsampling`` 2 (4:2:0, as cameras and the web save photos), 1 (4:2:2) or 0 (4:4:4), then decoded."""
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError:
+        from vsr.errors import ConfigError
+
+        raise ConfigError("a libjpeg round needs Pillow (pip install pillow)") from None
+    buf = io.BytesIO()
+    Image.fromarray(_to_rgb24(x)).save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+    buf.seek(0)
+    return _from_rgb24(np.array(Image.open(buf).convert("RGB")))
 
 
 def h264_roundtrip(x: torch.Tensor, crf: int, shift: tuple[int, int] = (1, 0)) -> torch.Tensor:
@@ -138,6 +158,25 @@ class VideoDegradation:
         return lr
 
 
+class JpegDegradation:
+    """LR = the bicubic LR of :class:`BicubicDegradation`, then (with ``jpeg_prob``) one libjpeg round at
+    a quality drawn from ``jpeg_quality``, 4:2:0 chroma (4:4:4 one time in five, as some editors save
+    their best qualities): a photo that was downscaled and saved, as most photos on the web are."""
+
+    def __init__(self, scale: int, cfg: DegradationConfig) -> None:
+        self.scale = scale
+        self.cfg = cfg
+
+    def __call__(self, hr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        lr = quantize(imresize_down(_to_float(hr), self.scale))
+        lo, hi = self.cfg.jpeg_quality
+        for i in range(lr.shape[0]):
+            if _chance(gen, self.cfg.jpeg_prob):
+                q = int(torch.randint(lo, hi + 1, (1,), generator=gen))
+                lr[i] = libjpeg_roundtrip(lr[i], q, 0 if _chance(gen, 0.2) else 2)
+        return lr
+
+
 class RealWorldDegradation:
     """Two rounds of random blur, resize, noise and JPEG, then resize to LR size and maybe H.264."""
 
@@ -190,13 +229,16 @@ class RealWorldDegradation:
         return out
 
 
-def make_degradation(scale: int, cfg: DegradationConfig) -> BicubicDegradation | VideoDegradation | RealWorldDegradation:
+def make_degradation(scale: int, cfg: DegradationConfig
+                     ) -> BicubicDegradation | VideoDegradation | JpegDegradation | RealWorldDegradation:
     if cfg.kind == "bicubic":
         return BicubicDegradation(scale)
+    if cfg.kind == "jpeg":
+        return JpegDegradation(scale, cfg)
     return VideoDegradation(scale, cfg) if cfg.kind == "video" else RealWorldDegradation(scale, cfg)
 
 
 __all__ = [
-    "BicubicDegradation", "RealWorldDegradation", "VideoDegradation", "blur", "gaussian_kernel2d", "h264_roundtrip",
-    "jpeg_roundtrip", "make_degradation",
+    "BicubicDegradation", "JpegDegradation", "RealWorldDegradation", "VideoDegradation", "blur", "gaussian_kernel2d", "h264_roundtrip",
+    "jpeg_roundtrip", "libjpeg_roundtrip", "make_degradation",
 ]
