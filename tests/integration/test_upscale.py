@@ -1515,6 +1515,11 @@ def test_jpeg_stills_and_frames_get_the_jpeg_model_at_x2_up_to_its_quality(tmp_p
         (tmp_path / "fine.jpg", "fine.png", (), "compact-x2-fast"),  # near lossless: as clean input
         (frames / "000.jpg", "asked.png", ("-m", "compact-x2-fast"), "compact-x2-fast"),
         (frames / "000.jpg", "x4.png", ("-s", "4"), "compact-x4-fast-video@0.5"),
+        # MJPEG video (old cameras' clips): its first frame's quality, qscale 8 about 71, 2 about 93
+        (write_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=2,
+                    options={"qmin": "8", "qmax": "8"}), "cam.mkv", (), "compact-x2-fast-jpeg"),
+        (write_clip(tmp_path / "fine.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=2,
+                    options={"qmin": "2", "qmax": "2"}), "fine.mkv", (), "compact-x2-fast"),
     ):
         result = run_cli(str(src), "-o", str(tmp_path / out), *args)
         assert result.exit_code == 0, result.stderr

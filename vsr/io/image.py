@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Set
@@ -208,14 +209,15 @@ _LUMA_Q50_SUM = sum((16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60,
                      49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99))
 
 
-def jpeg_quality(path: str | os.PathLike[str]) -> int | None:
+def jpeg_quality(source: str | os.PathLike[str] | bytes) -> int | None:
     """The quality (libjpeg's 1-100 scale) a JPEG file's luminance quantisation table stands for, as
     ImageMagick's ``identify -format %Q`` estimates it: the table's size against libjpeg's quality-50
     table, turned back through libjpeg's scaling (quality q scales it by 5000/q % below 50, by
     200-2q % from 50). A camera's or editor's own tables get the quality whose table is as coarse on
-    average. None for a file that is not a JPEG or whose header cannot be read."""
+    average. ``source``: a file, or a JPEG's bytes (an MJPEG packet). None for one that is not a JPEG
+    or whose header cannot be read."""
     try:
-        with open(path, "rb") as f:
+        with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as f:
             if f.read(2) != b"\xff\xd8":
                 return None
             for _ in range(256):  # segments before the image data: APPn (EXIF, ICC...), DQT, SOF, DHT

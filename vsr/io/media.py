@@ -44,7 +44,8 @@ from vsr.io.deinterlace import Deinterlacer
 from vsr.io.geometry import output_sar
 from vsr.io.hdr import ENCODERS as HDR_ENCODERS
 from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
-from vsr.io.image import FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, numbered_files
+from vsr.io.image import (FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, jpeg_quality,
+                          numbered_files)
 from vsr.io.refusal import encoder_settings
 from vsr.io.refusal import explain as explain_refusal
 
@@ -561,6 +562,22 @@ class MediaInput:
                 if p.size and p.pts is not None:
                     out.append((float(p.pts * tb), float(p.duration * tb) if p.duration else None, bytes(p)))
         return out
+
+    def jpeg_quality(self) -> int | None:
+        """For MJPEG video and JPEG sequences, the first frame's JPEG quality
+        (:func:`vsr.io.image.jpeg_quality`), from its packet read on a second opening of the input;
+        None for other codecs, and for live, piped and network inputs (which cannot be read twice)."""
+        if self.info.codec != "mjpeg" or self.live or is_url(self.url):
+            return None
+        format, options = self._open_as
+        try:
+            with av.open(self.url, "r", format=format, options=options) as c:
+                for p in c.demux(c.streams[self.video.index]):
+                    if p.size:
+                        return jpeg_quality(bytes(p))
+        except av.FFmpegError:
+            return None
+        return None
 
     @property
     def frames_read(self) -> int:

@@ -49,7 +49,7 @@ from vsr.pipeline.stages import (
     UploadStage,
     is_droppable,
 )
-from vsr.pipeline.upscale import auto_x3, build_engine, encode_options, plan_output
+from vsr.pipeline.upscale import auto_x3, build_engine, encode_options, for_source, plan_output
 
 log = logging.getLogger("vsr.live")
 
@@ -473,8 +473,10 @@ class StreamJob:
 
     def run(self) -> StreamResult:
         self.config = auto_x3(self.config)
-        # The engine is built before the source is waited for (a bad model fails at once), except
-        # where its scale comes from the source's size (model.scale 0: --size/--outscale without -s).
+        # The engine is built before the source is waited for (a bad model, device or backend fails
+        # at once), except where its scale comes from the source's size (model.scale 0: --size or
+        # --outscale without -s); it is built again where the default model follows the source's
+        # codec (for_source: x2 on H.264, JPEG...).
         settle = self.engine is None and self.config.model.scale == 0
         engine = self.engine if self.engine is not None or settle else build_engine(self.config)[1]
         threads = self.config.runtime.decode_threads
@@ -486,7 +488,10 @@ class StreamJob:
         try:
             if settle:
                 self.config, _ = plan_output(self.config, media.info.width, media.info.height)
-                engine = build_engine(self.config)[1]
+            if self.engine is None:
+                config = for_source(self.config, media.info.codec, media.jpeg_quality())
+                if settle or config.model != self.config.model:
+                    self.config, engine = config, build_engine(config)[1]
             output = self._open_output(media, engine)
             try:
                 return self._run(media, output, engine, reopen)

@@ -26,8 +26,8 @@ from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupt
                         OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, jpeg_quality,
-                          numbered_files, read_only_reason, read_picture, undecodable, write_image, written_name)
+from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
+                          read_picture, undecodable, write_image, written_name)
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.ops.resize import resize_to
@@ -140,9 +140,10 @@ def for_source(config: PipelineConfig, decoder: str = "", jpeg_quality: int | No
     """The default model at x2 for the input's compression: ``compact-x2-fast-video`` for a lossy
     video (``decoder`` in :data:`LOSSY_VIDEO_DECODERS`): on H.264 LR at crf 18, 23 and 28 it beats the
     fidelity model in PSNR-Y and ST-LPIPS (README, *The x2 default follows the source*);
-    ``compact-x2-fast-jpeg`` for JPEG stills and frames up to :data:`JPEG_MODEL_UP_TO` (their
-    ``jpeg_quality``). Other stills and frames, lossless video and JPEGs near lossless keep the fidelity
-    model; a model, ``--detail`` or scale asked for is kept."""
+    ``compact-x2-fast-jpeg`` for JPEG stills, JPEG sequences and MJPEG video up to
+    :data:`JPEG_MODEL_UP_TO` (their ``jpeg_quality``, the first frame's). Other stills and frames,
+    lossless video and JPEGs near lossless keep the fidelity model; a model, ``--detail`` or scale
+    asked for is kept. ``vsr upscale`` and ``vsr stream`` apply it once the source is open."""
     mc = config.model
     if mc.name not in ("", "auto") or mc.scale != 2 or mc.detail != -1.0:
         return config
@@ -290,8 +291,7 @@ class UpscaleJob:
         target = None
         try:
             self.config, size = plan_output(self.config, media.info.width, media.info.height)
-            first = numbered_files(self.input_path)[:1] if is_sequence_pattern(self.input_path) else []
-            self.config = for_source(self.config, media.info.codec, jpeg_quality(first[0][1]) if first else None)
+            self.config = for_source(self.config, media.info.codec, media.jpeg_quality())
             model, engine = build_engine(self.config)
             target = (AtomicSequence if sequence else AtomicOutput)(
                 self.output_path, overwrite=self.overwrite, inputs=(self.input_path,))
