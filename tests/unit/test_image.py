@@ -44,7 +44,8 @@ def test_a_jpegs_quality_is_read_back_from_its_quantisation_table(tmp_path) -> N
     assert jpeg_quality(tmp_path / "w.jpg") == 25  # libjpeg doubles its table at quality 25
     write_image(tmp_path / "p.png", rgb)
     (tmp_path / "cut.jpg").write_bytes(header[:30])
-    for other in ("p.png", "cut.jpg", "none.jpg"):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xdb\x00\x01" + header)  # a segment length under 2
+    for other in ("p.png", "cut.jpg", "bad.jpg", "none.jpg"):
         assert jpeg_quality(tmp_path / other) is None
     assert read_picture(tmp_path / "p.png").jpeg_quality is None
 

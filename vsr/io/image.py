@@ -225,8 +225,8 @@ def jpeg_quality(source: str | os.PathLike[str] | bytes) -> int | None:
                 if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xD9, 0xDA):
                     return None  # the end, or the scan, came before a luminance table
                 length = int.from_bytes(f.read(2), "big") - 2
-                body = f.read(length)
-                if len(body) < length or length < 0:
+                body = f.read(length) if length >= 0 else b""
+                if length < 0 or len(body) < length:
                     return None
                 while marker[1] == 0xDB and body:  # DQT: one or more tables, 8- or 16-bit entries
                     precision, table = body[0] >> 4, body[0] & 15

@@ -92,8 +92,9 @@ def evaluate(
     bf16 the others (the classic scalers) run in fp32, as bf16 is offered for the mixed form only. ``lr_crf``: the LR is
     also H.264-compressed (libx264 at that crf, as the second frame of a two-frame clip), as a video
     upscaler sees its input. ``lr_jpeg``: the LR is saved as a JPEG of that libjpeg quality (4:2:0, as
-    cameras and the web save photos) and read back, as a photo upscaler sees its input. ``temporal``: each dataset's images, in name order, are consecutive
-    frames of one video (Vid4), and the change from frame to frame is scored too (``tpsnr_y``).
+    cameras and the web save photos) and read back, as a photo upscaler sees its input.
+    ``temporal``: each dataset's images, in name order, are consecutive frames of one video (Vid4),
+    and the change from frame to frame is scored too (``tpsnr_y``).
     ``lpips_net``: the network ST-LPIPS runs on (alex or vgg)."""
     metric = STLPIPS(lpips_net).to(device) if lpips else None
     from vsr.archs import set_precision
