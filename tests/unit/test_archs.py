@@ -395,9 +395,13 @@ def test_detail_blends_the_fidelity_and_perceptual_weights(scale: int) -> None:
 
 
 def test_detail_errors_are_clear() -> None:
-    with pytest.raises(ConfigError, match="--detail blends compact-x4-fast with compact-x4-fast-perceptual or "
-                                          "compact-x4-fast-video; lanczos is neither"):
+    with pytest.raises(ConfigError, match=r"--detail blends compact-x4-fast with a fine-tune of it \("
+                                          r"compact-x4-fast-perceptual, compact-x4-fast-video\); lanczos is none"):
         load_model("lanczos", 4, detail=0.5)
+    with pytest.raises(ConfigError, match=r"\(compact-x2-fast-perceptual, compact-x2-fast-video, "
+                                          r"compact-x2-fast-jpeg\); compact-x2-quality is none"):
+        load_model("compact-x2-quality", 2, detail=0.5)
+    assert load_model("compact-x2-fast-jpeg", 2, detail=0.5).name == "compact-x2-fast-jpeg@0.5"
     with pytest.raises(ConfigError, match="detail must be in 0..1, got 1.5"):
         load_model(None, 4, detail=1.5)
     with pytest.raises(ConfigError, match="bad detail 'much'"):

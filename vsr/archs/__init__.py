@@ -187,18 +187,19 @@ def load_model(name: str | None, scale: int, detail: float | None = None) -> SRM
 def detail_pair(name: str | None, scale: int) -> tuple[str, str]:
     """The two shipped models ``--detail`` blends for ``name`` at ``scale``: the fast fidelity model
     (detail 0) and the fine-tuned version of it that ``name`` is (detail 1): ``-perceptual`` for the
-    fidelity model itself, else ``-video`` or ``-perceptual`` as named; for ``auto``, the pair its
-    default for the scale is on (at x4 the ``-video`` one)."""
+    fidelity model itself, else the fine-tune named (``-perceptual``, ``-video``, ``-jpeg``); for
+    ``auto``, the pair its default for the scale is on (at x4 the ``-video`` one)."""
     fidelity = f"compact-x{scale}-fast"
-    choices = (f"{fidelity}-perceptual", f"{fidelity}-video")
+    shipped = shipped_weights()
+    choices = [f"{fidelity}-{kind}" for kind in ("perceptual", "video", "jpeg") if f"{fidelity}-{kind}" in shipped]
     if name in (None, "", "auto"):
         name = _base(DEFAULT_MODELS.get(scale, fidelity))
     if name == fidelity:
-        return fidelity, choices[0]
+        return fidelity, f"{fidelity}-perceptual"
     if name in choices:
         return fidelity, name
-    raise ConfigError(f"--detail blends {fidelity} with {choices[0]} or {choices[1]}; "
-                      f"{name} is neither (use -m {fidelity}, {choices[0]} or {choices[1]})")
+    raise ConfigError(f"--detail blends {fidelity} with a fine-tune of it ({', '.join(choices)}); "
+                      f"{name} is none of them")
 
 
 def _base(name: str) -> str:
