@@ -1498,7 +1498,7 @@ def test_stills_and_frame_folders_keep_the_fidelity_model_at_x2(tmp_path) -> Non
     assert ", compact-x2-fast on cpu)" in result.stderr
 
 
-def test_jpeg_stills_and_frames_get_the_jpeg_model_at_x2_up_to_its_quality(tmp_path) -> None:
+def test_jpeg_stills_frames_and_mjpeg_get_the_jpeg_models_up_to_their_quality(tmp_path) -> None:
     from PIL import Image
 
     from vsr.pipeline.upscale import JPEG_MODEL_UP_TO
@@ -1514,7 +1514,9 @@ def test_jpeg_stills_and_frames_get_the_jpeg_model_at_x2_up_to_its_quality(tmp_p
         (frames / "%03d.jpg", "seq.mkv", (), "compact-x2-fast-jpeg"),
         (tmp_path / "fine.jpg", "fine.png", (), "compact-x2-fast"),  # near lossless: as clean input
         (frames / "000.jpg", "asked.png", ("-m", "compact-x2-fast"), "compact-x2-fast"),
-        (frames / "000.jpg", "x4.png", ("-s", "4"), "compact-x4-fast-video@0.5"),
+        (frames / "000.jpg", "x4.png", ("-s", "4"), "compact-x4-fast-jpeg@0.5"),
+        (tmp_path / "fine.jpg", "fine4.png", ("-s", "4"), "compact-x4-fast-video@0.5"),
+        (frames / "000.jpg", "d.png", ("-s", "4", "--detail", "0.5"), "compact-x4-fast-video@0.5"),
         # MJPEG video (old cameras' clips): its first frame's quality, qscale 8 about 71, 2 about 93
         (write_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=2,
                     options={"qmin": "8", "qmax": "8"}), "cam.mkv", (), "compact-x2-fast-jpeg"),

@@ -396,7 +396,8 @@ def test_detail_blends_the_fidelity_and_perceptual_weights(scale: int) -> None:
 
 def test_detail_errors_are_clear() -> None:
     with pytest.raises(ConfigError, match=r"--detail blends compact-x4-fast with a fine-tune of it \("
-                                          r"compact-x4-fast-perceptual, compact-x4-fast-video\); lanczos is none"):
+                                          r"compact-x4-fast-perceptual, compact-x4-fast-video, compact-x4-fast-jpeg\); "
+                                          r"lanczos is none"):
         load_model("lanczos", 4, detail=0.5)
     with pytest.raises(ConfigError, match=r"\(compact-x2-fast-perceptual, compact-x2-fast-video, "
                                           r"compact-x2-fast-jpeg\); compact-x2-quality is none"):

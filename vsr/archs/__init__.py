@@ -97,7 +97,8 @@ ARCHS: dict[str, ArchSpec] = {
 # fidelity network blended halfway to its video fine-tune (`--detail 0.5` toward it): on H.264 LR
 # within 0.1 dB of the fidelity model's PSNR-Y with 14-20% less ST-LPIPS (README, The x4 default).
 # (`vsr upscale` goes further: -s 3 is the x4 network shrunk to 3x, see vsr.pipeline.upscale.auto_x3;
-# x2 on a lossy-compressed video is compact-x2-fast-video, see vsr.pipeline.upscale.for_source.)
+# x2 on a lossy-compressed video is compact-x2-fast-video, and JPEGs up to quality 85 get the -jpeg
+# fine-tunes: see vsr.pipeline.upscale.for_source.)
 DEFAULT_MODELS: dict[int, str] = {2: "compact-x2-fast", 3: "lanczos", 4: "compact-x4-fast-video@0.5"}
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")

@@ -130,29 +130,33 @@ LOSSY_VIDEO_DECODERS = frozenset({
 
 
 # The highest JPEG quality (libjpeg's scale, :func:`vsr.io.image.jpeg_quality`) at which the default
-# model at x2 is `compact-x2-fast-jpeg`: at q 60, 75 and 85 it is level with `compact-x2-fast` or
-# ahead in PSNR-Y, with 20-35% less ST-LPIPS; at q 90 it is behind in PSNR-Y, and on clean LR well
-# behind (README, *JPEG photos*).
+# model follows a JPEG source (JPEG_DEFAULTS). At x2 `compact-x2-fast-jpeg`, at q 60, 75 and 85
+# level with `compact-x2-fast` or ahead in PSNR-Y, with 20-35% less ST-LPIPS; at x4 the JPEG
+# fine-tune mixed halfway with the fidelity model, against the x4 default on q-75 and q-85 LR
+# -0.08 to +0.11 dB with 4-9% less ST-LPIPS. At q 90 both fall behind in PSNR-Y, and on clean LR
+# well behind (README, *JPEG photos*).
 JPEG_MODEL_UP_TO = 85
+JPEG_DEFAULTS = {2: "compact-x2-fast-jpeg", 4: "compact-x4-fast-jpeg@0.5"}
 
 
 def for_source(config: PipelineConfig, decoder: str = "", jpeg_quality: int | None = None) -> PipelineConfig:
-    """The default model at x2 for the input's compression: ``compact-x2-fast-video`` for a lossy
+    """The default model for the input's compression. At x2, ``compact-x2-fast-video`` for a lossy
     video (``decoder`` in :data:`LOSSY_VIDEO_DECODERS`): on H.264 LR at crf 18, 23 and 28 it beats the
-    fidelity model in PSNR-Y and ST-LPIPS (README, *The x2 default follows the source*);
-    ``compact-x2-fast-jpeg`` for JPEG stills, JPEG sequences and MJPEG video up to
-    :data:`JPEG_MODEL_UP_TO` (their ``jpeg_quality``, the first frame's). Other stills and frames,
-    lossless video and JPEGs near lossless keep the fidelity model; a model, ``--detail`` or scale
+    fidelity model in PSNR-Y and ST-LPIPS (README, *The x2 default follows the source*). At x2 and x4
+    (and x3, the x4 network shrunk), :data:`JPEG_DEFAULTS` for JPEG stills, JPEG sequences and MJPEG
+    video up to :data:`JPEG_MODEL_UP_TO` (their ``jpeg_quality``, the first frame's). Other stills
+    and frames, lossless video and JPEGs near lossless keep the default; a model or ``--detail``
     asked for is kept. ``vsr upscale`` and ``vsr stream`` apply it once the source is open."""
     mc = config.model
-    if mc.name not in ("", "auto") or mc.scale != 2 or mc.detail != -1.0:
+    if mc.name not in ("", "auto") or mc.detail != -1.0:
         return config
-    if decoder in LOSSY_VIDEO_DECODERS:
+    if mc.scale == 2 and decoder in LOSSY_VIDEO_DECODERS:
         log.info("model auto: compact-x2-fast-video, for the %s input's compression", decoder)
         return replace(config, model=replace(mc, name="compact-x2-fast-video"))
-    if jpeg_quality is not None and jpeg_quality <= JPEG_MODEL_UP_TO:
-        log.info("model auto: compact-x2-fast-jpeg, for the input's JPEG compression (quality %d)", jpeg_quality)
-        return replace(config, model=replace(mc, name="compact-x2-fast-jpeg"))
+    if mc.scale in JPEG_DEFAULTS and jpeg_quality is not None and jpeg_quality <= JPEG_MODEL_UP_TO:
+        name = JPEG_DEFAULTS[mc.scale]
+        log.info("model auto: %s, for the input's JPEG compression (quality %d)", name, jpeg_quality)
+        return replace(config, model=replace(mc, name=name))
     return config
 
 
