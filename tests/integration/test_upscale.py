@@ -1515,6 +1515,7 @@ def test_jpeg_stills_frames_and_mjpeg_get_the_jpeg_models_up_to_their_quality(tm
         (tmp_path / "fine.jpg", "fine.png", (), "compact-x2-fast"),  # near lossless: as clean input
         (frames / "000.jpg", "asked.png", ("-m", "compact-x2-fast"), "compact-x2-fast"),
         (frames / "000.jpg", "x4.png", ("-s", "4"), "compact-x4-fast-jpeg@0.5"),
+        (frames / "000.jpg", "x3.png", ("-s", "3"), "compact-x4-fast-jpeg@0.5"),  # the x4 network, shrunk
         (tmp_path / "fine.jpg", "fine4.png", ("-s", "4"), "compact-x4-fast-video@0.5"),
         (frames / "000.jpg", "d.png", ("-s", "4", "--detail", "0.5"), "compact-x4-fast-video@0.5"),
         # MJPEG video (old cameras' clips): its first frame's quality, qscale 8 about 71, 2 about 93
