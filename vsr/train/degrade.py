@@ -150,31 +150,32 @@ class VideoDegradation:
         self.scale = scale
         self.cfg = cfg
 
+    def _applies(self, gen: torch.Generator) -> bool:
+        return _chance(gen, self.cfg.video_prob)
+
+    def _round(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return _video_round(x, self.cfg, gen)
+
     def __call__(self, hr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         lr = quantize(imresize_down(_to_float(hr), self.scale))
         for i in range(lr.shape[0]):
-            if _chance(gen, self.cfg.video_prob):
-                lr[i] = quantize(_video_round(lr[i], self.cfg, gen))
+            if self._applies(gen):
+                lr[i] = quantize(self._round(lr[i], gen))
         return lr
 
 
-class JpegDegradation:
-    """LR = the bicubic LR of :class:`BicubicDegradation`, then (with ``jpeg_prob``) one libjpeg round at
-    a quality drawn from ``jpeg_quality``, 4:2:0 chroma (4:4:4 one time in five, as some editors save
-    their best qualities): a photo that was downscaled and saved, as most photos on the web are."""
+class JpegDegradation(VideoDegradation):
+    """As :class:`VideoDegradation`, with (at ``jpeg_prob``) one libjpeg round in place of the H.264 one,
+    at a quality drawn from ``jpeg_quality``, 4:2:0 chroma (4:4:4 one time in five, as some editors
+    save their best qualities): a photo that was downscaled and saved, as most photos on the web are."""
 
-    def __init__(self, scale: int, cfg: DegradationConfig) -> None:
-        self.scale = scale
-        self.cfg = cfg
+    def _applies(self, gen: torch.Generator) -> bool:
+        return _chance(gen, self.cfg.jpeg_prob)
 
-    def __call__(self, hr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        lr = quantize(imresize_down(_to_float(hr), self.scale))
+    def _round(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         lo, hi = self.cfg.jpeg_quality
-        for i in range(lr.shape[0]):
-            if _chance(gen, self.cfg.jpeg_prob):
-                q = int(torch.randint(lo, hi + 1, (1,), generator=gen))
-                lr[i] = libjpeg_roundtrip(lr[i], q, 0 if _chance(gen, 0.2) else 2)
-        return lr
+        q = int(torch.randint(lo, hi + 1, (1,), generator=gen))
+        return libjpeg_roundtrip(x, q, 0 if _chance(gen, 0.2) else 2)
 
 
 class RealWorldDegradation:
