@@ -20,6 +20,7 @@ from vsr.errors import ConfigError, Interrupted
 from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.io.image import is_sequence_pattern
+from vsr.io.span import Span
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, folder_contents, is_folder_job
 
@@ -200,6 +201,13 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
 @click.option("--tile", type=int, default=None, help="Tile size in input pixels (0 = whole frames, tiled only where one would not fit in memory).")
 @click.option("--tile-overlap", type=int, default=None, help="Tile overlap (0 = model's context).")
 @click.option("--frames", "max_frames", type=int, default=0, help="Stop after N frames (0 = all).")
+@click.option("--start", type=str, default=None, metavar="TIME",
+              help="Upscale from TIME into the video (as ffmpeg's -ss: 90, 1:30, 00:01:30.5), frame-exact; "
+                   "the output starts at zero.")
+@click.option("--duration", type=str, default=None, metavar="TIME",
+              help="Upscale only TIME of it (as ffmpeg's -t); with audio, subtitles and chapters cut alike.")
+@click.option("--to", "to", type=str, default=None, metavar="TIME",
+              help="Upscale up to TIME into the video (as ffmpeg's -to), instead of --duration.")
 @click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
 @click.option("--fps", type=str, default=None,
               help="Frame rate of an image-sequence input: 24, 29.97, 30000/1001... (default 25, as ffmpeg).")
@@ -219,7 +227,8 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
             model: str | None, detail: float | None,
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
-            tile: int | None, tile_overlap: int | None, max_frames: int, deinterlace: str | None,
+            tile: int | None, tile_overlap: int | None, max_frames: int, start: str | None, duration: str | None,
+            to: str | None, deinterlace: str | None,
             fps: str | None, config_path: str | None,
             sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
@@ -232,6 +241,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         raise ConfigError(f"unsupported scale {scale} (supported: 2, 4; 3 for classic scalers)")
     if max_frames < 0:
         raise ConfigError(f"--frames must be >= 0, got {max_frames}")
+    span = Span.of(start, duration, to)
     config = build_config(
         config_path,
         {
@@ -253,7 +263,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         hint = f"; or {output_path}/ for a folder of images" if Path(input_path).is_dir() else ""
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png{hint})")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
-    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames,
+    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames, span=span,
                      monitor=monitor, monitor_file=monitor_file)
     progress = Progress(enabled=not quiet,
                         status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None,

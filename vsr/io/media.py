@@ -47,6 +47,7 @@ from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
 from vsr.io.image import (FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, jpeg_quality,
                           numbered_files)
 from vsr.io.refusal import encoder_settings
+from vsr.io.span import Span, clock
 from vsr.io.refusal import explain as explain_refusal
 
 log = logging.getLogger("vsr.io")
@@ -259,7 +260,9 @@ class MediaInput:
         timeout: float | None = None,
         deinterlace: str = "auto",
         framerate: str | None = None,
+        span: Span | None = None,
     ) -> None:
+        """``span``: only that part of a file (:mod:`vsr.io.span`), sought and cut frame-exactly."""
         url = str(url)
         self.url = "pipe:0" if url == "-" else url
         self.live = live
@@ -280,7 +283,7 @@ class MediaInput:
         if framerate:
             raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.url} is not one "
                               f"(a video keeps its own timestamps)")
-        self._deinterlacer = Deinterlacer(deinterlace)
+        self._deinterlace = deinterlace
         t_open = time.perf_counter()
         try:
             self.container = av.open(
@@ -299,20 +302,17 @@ class MediaInput:
             ) from None
         self.open_seconds = time.perf_counter() - t_open  # waiting for a sender, then probing
         self._open_as = (format, dict(options or {}))  # to read one stream again (caption_track)
+        self._threads = threads
         try:
             self._choose_streams(threads)
-            self._pending: list[DecodedFrame | Passthrough] = []
-            self._demux = self.container.demux(self._streams)
-            self._index = 0
-            self._last_pts: int | None = None
-            self._first_pts: int | None = None
-            self._exhausted = False
             self.alpha_stored = self.alpha_used = self.want_alpha = False
-            # one reader for the whole input: the first frame may come out of the decoder's final
-            # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
-            # packet, and what follows it must come from the same reader, not a fresh one
-            self._reader = self._read()
-            first = self._prime()
+            # the part asked for, on the input's clock: from its first timestamp, as ffmpeg's -ss
+            self.origin = Fraction(self.container.start_time or 0, av.time_base)
+            self.cut: tuple[Fraction, Fraction | None] | None = None
+            if span is not None:
+                self.cut = (self.origin + span.start, self.origin + span.start + span.duration
+                            if span.duration is not None else None)
+            first = self._seek_and_prime()
             # when the first frame came out of the decoder: a live job's first reading of the
             # source's clock (frames decoded later are judged against it)
             self.opened_at = time.perf_counter()
@@ -379,6 +379,61 @@ class MediaInput:
                           or (s.type == "video" and s.disposition & av.stream.Disposition.attached_pic)]
         self._streams = [self.video, *self.passthrough]
 
+    def _begin(self, seek: Fraction | None) -> DecodedFrame:
+        """Start reading (from ``seek`` seconds on the input's clock: the keyframe at or before it)
+        and decode up to the first frame to upscale."""
+        if seek is not None:
+            self.container.seek(math.floor(seek / self.video.time_base), stream=self.video, backward=True)
+            self._decoder.flush_buffers()  # (a decoder of vsr's own, libvpx's, is not the container's)
+        self._deinterlacer = Deinterlacer(self._deinterlace)
+        self._pending: list[DecodedFrame | Passthrough] = []
+        self._demux = self.container.demux(self._streams)
+        self._index = 0
+        self._last_pts: int | None = None
+        self._first_pts: int | None = None
+        self._exhausted = False
+        # a cut's reading: the first and last times decoded, whether the video is past its end, and
+        # which other streams are
+        self._decoded_from: Fraction | None = None
+        self._decoded_to: Fraction | None = None
+        self._video_done = False
+        self._past_end: set[int] = set()
+        self._late = Fraction(0)  # how far past the cut's end the demuxer has read
+        # one reader for the whole input: the first frame may come out of the decoder's final
+        # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
+        # packet, and what follows it must come from the same reader, not a fresh one
+        self._reader = self._read()
+        return self._prime()
+
+    def _seek_and_prime(self) -> DecodedFrame:
+        """Read from the keyframe at or before the cut's start (a whole input from its beginning).
+        A seek that lands after the start (an index that points past the keyframe, a transport
+        stream's search landing between keyframes) is tried again further back, and last from the
+        beginning; a pipe, and an input that cannot seek, is read from the beginning."""
+        if self.cut is None or self.cut[0] <= self.origin or self.url.startswith("pipe:"):  # (a seek could eat a pipe)
+            return self._begin(None)
+        at = self.cut[0]
+        said = list(self.report.warnings)
+        first = None
+        for seek in (at, at - 5, at - 30, self.origin):
+            self.report = InputReport(warnings=list(said))  # (what a try that missed said is not so)
+            try:
+                first = self._begin(seek)
+            except av.FFmpegError:  # no seeking (raw H.264), where trying may have read to the end
+                self.container.close()
+                self.container = av.open(self.url, "r", format=self._open_as[0], options=self._open_as[1])
+                self._choose_streams(self._threads)
+                self.report = InputReport(warnings=list(said))
+                return self._begin(None)
+            except InvalidInputError:
+                first = None
+            if self._decoded_from is not None and self._decoded_from <= at:
+                break
+        if first is None:
+            ends = "" if self._decoded_to is None else f": its video ends at {clock(self._decoded_to - self.origin)}"
+            raise InvalidInputError(f"{self.url} has no video frame from --start {clock(at - self.origin)} on{ends}")
+        return first
+
     def _prime(self) -> DecodedFrame:
         """Decode up to the first video frame, buffering what comes before it."""
         for item in self._reader:
@@ -409,6 +464,13 @@ class MediaInput:
         if duration is not None and duration <= 0:
             duration = None
         frames = int(s.frames or 0)
+        if self.cut is not None:  # the cut's share
+            begin, end = float(self.cut[0]), self.cut[1]
+            last = start + duration if duration is not None else None
+            if end is not None and (last is None or end < last):
+                last = float(end)
+            duration = last - max(begin, start) if last is not None else None
+            frames = 0
         if not frames and duration and rate:
             frames = int(round(duration * rate))
         sar = s.sample_aspect_ratio
@@ -441,7 +503,7 @@ class MediaInput:
 
     def _read(self) -> Iterator[DecodedFrame | Passthrough]:
         video = self.video
-        while not self._exhausted:
+        while not self._exhausted and not (self._video_done and self._cut_read()):
             try:
                 packet = next(self._demux)
             except StopIteration:
@@ -459,32 +521,76 @@ class MediaInput:
                     )
                 break
             if packet.stream.index == video.index:
+                if self._video_done:
+                    continue
                 try:
                     frames = self._decoder.decode(packet)
                 except av.EOFError:  # the decoder was already drained
                     continue
                 except av.FFmpegError as e:
-                    self.report.decode_errors += 1
-                    if not self.report.first_decode_error:
-                        self.report.first_decode_error = _ffmpeg_reason(e)
+                    if self.cut is None or self._index:  # (not the lead-in to a cut: a seek may land
+                        self.report.decode_errors += 1   # on frames that need an earlier keyframe)
+                        if not self.report.first_decode_error:
+                            self.report.first_decode_error = _ffmpeg_reason(e)
                     continue
                 for frame in frames:
                     for ready in self._deinterlacer.push(frame):
-                        yield self._convert(ready)
-            elif packet.dts is not None or packet.pts is not None:
+                        yield from self._emit(ready)
+            elif (packet.dts is not None or packet.pts is not None) and (self.cut is None or self._in_cut(packet)):
                 yield Passthrough(packet, packet.stream.index)
+        if self._video_done:
+            return
         # Demuxing ended (or failed): drain whatever the decoder still holds.
         try:
             for frame in self._decoder.decode(None):
                 for ready in self._deinterlacer.push(frame):
-                    yield self._convert(ready)
+                    yield from self._emit(ready)
         except av.EOFError:
             pass
         except av.FFmpegError as e:  # a broken tail: keep what was decoded
             self.report.decode_errors += 1
             self.report.first_decode_error = self.report.first_decode_error or _ffmpeg_reason(e)
         for ready in self._deinterlacer.flush():
-            yield self._convert(ready)
+            yield from self._emit(ready)
+
+    def _emit(self, frame: av.VideoFrame) -> Iterator[DecodedFrame]:
+        """``frame`` converted, unless it lies outside the cut."""
+        if self.cut is not None:
+            if self._video_done:
+                return
+            tb = Fraction(frame.time_base) if frame.time_base else Fraction(self.video.time_base)
+            if frame.pts is not None:
+                t = frame.pts * tb
+            else:  # (no timestamps, as in raw H.264, which cannot seek: counted from the beginning at its rate)
+                rate = self.video.average_rate or self.video.guessed_rate or 25
+                t = self._decoded_to + 1 / Fraction(rate) if self._decoded_to is not None else self.origin
+            self._decoded_to = t
+            if self._decoded_from is None:
+                self._decoded_from = t
+            start, end = self.cut
+            if t < start:
+                return
+            if end is not None and t >= end:
+                self._video_done = True
+                return
+        yield self._convert(frame)
+
+    def _in_cut(self, packet: av.Packet) -> bool:
+        """Whether a passthrough packet starts within the cut (one that starts before it is left
+        out, as ffmpeg's stream copy after -ss leaves it)."""
+        t = (packet.pts if packet.pts is not None else packet.dts) * Fraction(packet.time_base)
+        start, end = self.cut  # type: ignore[misc]
+        if end is not None and t >= end:
+            self._past_end.add(packet.stream.index)
+            self._late = max(self._late, t - end)
+            return False
+        return t >= start
+
+    def _cut_read(self) -> bool:
+        """Whether a cut's other streams are read to its end, once its video is: each of them has
+        a packet past it, or the demuxer is 2 s past it (files interleave their streams within a
+        second; a subtitle stream may have nothing more to say)."""
+        return len(self._past_end) >= len(self.passthrough) or self._late >= 2
 
     def _convert(self, frame: av.VideoFrame) -> DecodedFrame:
         captions = read_captions(frame)  # side data, which a reformatted frame no longer has
@@ -558,8 +664,10 @@ class MediaInput:
                 if other is not s:
                     other.discard = type(other.discard).all  # AVDISCARD_ALL: its samples are not read
             tb = s.time_base or Fraction(1, av.time_base)
+            start, end = self.cut or (None, None)
             for p in c.demux(s):
-                if p.size and p.pts is not None:
+                if p.size and p.pts is not None and (start is None or start <= p.pts * tb) and (
+                        end is None or p.pts * tb < end):
                     out.append((float(p.pts * tb), float(p.duration * tb) if p.duration else None, bytes(p)))
         return out
 
@@ -618,7 +726,7 @@ class MediaInput:
         every variable-frame-rate clip). A cut stream lacks its head (no keyframe before the cut), a
         truncated file its tail."""
         info, s = self.info, self.video
-        if not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
+        if self.cut is not None or not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
             return []
         if s.frames:
             if self._index < info.frames * 0.95 - 1:
@@ -1305,7 +1413,10 @@ class MediaOutput:
         # so does a live recording into a file (its later sessions continue the first one's clock),
         # while a live output to a network or a pipe keeps the source's clock.
         to_file = "://" not in self.path and self.path != "-" and not self.path.startswith("pipe:")
-        self._shift = Fraction(start, av.time_base) if to_file and start and start > 0 else Fraction(0)
+        # A cut (--start) starts at zero too, as ffmpeg -ss writes it.
+        cut = getattr(source, "cut", None)
+        origin = cut[0] if cut is not None else Fraction(start or 0, av.time_base)
+        self._shift = origin if to_file and origin > 0 else Fraction(0)
         if self._shift:
             container_options.setdefault("output_ts_offset", f"{-float(self._shift):.6f}")
         # an animation (GIF, animated WebP, APNG) plays as often as the input did: a GIF sticker
@@ -1500,8 +1611,14 @@ class MediaOutput:
         if not self.source.live:  # chapters, as ffmpeg copies them (muxers without chapters ignore them)
             try:
                 chapters = self.source.container.chapters()
+                cut = getattr(self.source, "cut", None)
+                if cut is not None:  # the chapters of the part kept, cut to it
+                    chapters = [ch for ch in chapters if ch["end"] * ch["time_base"] > cut[0]
+                                and (cut[1] is None or ch["start"] * ch["time_base"] < cut[1])]
                 for ch in chapters:
                     shift = int(self._shift / ch["time_base"])
+                    if cut is not None and cut[1] is not None:
+                        ch["end"] = min(ch["end"], math.ceil(cut[1] / ch["time_base"]))
                     ch["start"], ch["end"] = max(0, ch["start"] - shift), max(0, ch["end"] - shift)
                 if chapters:
                     self.container.set_chapters(chapters)

@@ -30,6 +30,7 @@ from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequenc
                           read_picture, undecodable, write_image, written_name)
 from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
+from vsr.io.span import Span
 from vsr.ops.resize import resize_to
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
 from vsr.pipeline.runner import Runner, RunStats
@@ -227,14 +228,17 @@ class UpscaleJob:
         *,
         overwrite: bool = False,
         max_frames: int = 0,
+        span: Span | None = None,
         monitor: MonitorOptions | None = None,
         monitor_file: str | Path | None = None,
     ) -> None:
+        """``span``: the part of a video to upscale (``--start``, ``--duration``, ``--to``)."""
         self.input_path = str(resolve_sample(str(input_path)) if is_sample(str(input_path)) else input_path)
         self.output_path = str(output_path)
         self.config = config
         self.overwrite = overwrite
         self.max_frames = max_frames
+        self.span = span
         self.monitor_options = monitor
         self.monitor_file = monitor_file
         self.monitor: MonitorStage | None = None
@@ -291,7 +295,8 @@ class UpscaleJob:
                               f"many: upscale into .mp4 or .ts and package that, or use vsr stream INPUT "
                               f"{Path(self.output_path).name} for a live playlist")
         media = MediaInput(self.input_path, threads=self.config.runtime.decode_threads,
-                           deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None)
+                           deinterlace=self.config.decode.deinterlace, framerate=self.config.decode.fps or None,
+                           span=self.span)
         target = None
         try:
             self.config, size = plan_output(self.config, media.info.width, media.info.height)
@@ -381,9 +386,14 @@ class UpscaleJob:
             monitor=self.monitor.summary() if self.monitor.active else None,
         )
 
+    def _refuse_span(self, what: str) -> None:
+        if self.span is not None:
+            raise ConfigError(f"--start, --duration and --to cut a video; {self.input_path} is {what}")
+
     def _run_image(self, on_start, on_frame) -> UpscaleResult:
         if self.config.decode.fps:
             raise ConfigError(f"--fps sets the frame rate of an image sequence; {self.input_path} is one image")
+        self._refuse_span("one image")
         if on_start is not None:
             on_start(1)
         result = self._upscale_image(Path(self.input_path), Path(self.output_path), {})
@@ -440,6 +450,7 @@ class UpscaleJob:
             return self._run_videos(videos, dst, on_start, on_frame)
         if not images:
             raise InvalidInputError(f"input is a directory with no images or videos in it: {src}")
+        self._refuse_span("a folder of still images")
         names = {p.name for p in images}
         targets = {p: dst / written_name(p.name, names) for p in images}
         self._prepare_folder(src, dst, targets, "images")
@@ -496,7 +507,7 @@ class UpscaleJob:
 
         def one(video: Path) -> UpscaleResult:
             self._inner = UpscaleJob(video, targets[video], self.config, overwrite=self.overwrite,
-                                     max_frames=self.max_frames)
+                                     max_frames=self.max_frames, span=self.span)
             try:
                 return self._inner.run(on_start=on_start, on_frame=on_frame)
             finally:
