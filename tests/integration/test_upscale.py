@@ -1104,6 +1104,36 @@ def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path
     assert not partials(tmp_path / "out2")
 
 
+def test_ext_writes_a_folders_outputs_in_one_format_as_real_esrgans(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "a.png", "b.webp", "c.png"):  # a.jpg and a.png would both be a.png
+        write_image(photos / name, smooth_pattern(len(name), 40, 30))
+    out = tmp_path / "out"
+    result = run_cli(str(photos), "-o", f"{out}/", "-m", "bicubic", "-q", "--ext", "PNG")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg.png", "a.png", "b.png", "c.png"]
+    for p in out.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and read_image(p).shape == (60, 80, 3), p.name
+    # a folder of videos into another container
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_clip(videos / "a.avi", frames=3, codec="mpeg4")
+    result = run_cli(str(videos), "-o", f"{tmp_path / 'mkv'}/", "-m", "bicubic", "-q", "--ext", "mkv")
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "mkv").iterdir()] == ["a.mkv"]
+    with av.open(str(tmp_path / "mkv" / "a.mkv")) as c:
+        assert c.format.name == "matroska,webm" and c.streams.video[0].frames in (0, 3)
+    assert decode_all(tmp_path / "mkv" / "a.mkv")["frames"] == 3
+    # what cannot be: a format vsr does not write, an image format for videos, one file
+    for args, message in (([str(photos), "-o", f"{tmp_path / 'x'}/", "--ext", "heic"], "--ext heic: the images of"),
+                          ([str(videos), "-o", f"{tmp_path / 'y'}/", "--ext", "png"], "--ext png is an image format"),
+                          ([str(photos / "c.png"), "-o", str(tmp_path / "c.jpg"), "--ext", "jpg"],
+                           "--ext sets the format of a folder's outputs")):
+        result = run_cli(*args, "-m", "bicubic", "-q")
+        assert result.exit_code == 1 and message in result.stderr, result.stderr
+
+
 def test_a_folder_of_videos_into_a_folder_upscales_each_into_its_own_file(tmp_path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()

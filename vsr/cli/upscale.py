@@ -208,6 +208,9 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
               help="Upscale only TIME of it (as ffmpeg's -t); with audio, subtitles and chapters cut alike.")
 @click.option("--to", "to", type=str, default=None, metavar="TIME",
               help="Upscale up to TIME into the video (as ffmpeg's -to), instead of --duration.")
+@click.option("--ext", type=str, default=None, metavar="EXT",
+              help="For a folder: write every output as EXT (png, jpg, webp... for images; mkv, mp4... for "
+                   "videos), as Real-ESRGAN's --ext; default: each in its input's format.")
 @click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
 @click.option("--fps", type=str, default=None,
               help="Frame rate of an image-sequence input: 24, 29.97, 30000/1001... (default 25, as ffmpeg).")
@@ -228,7 +231,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, start: str | None, duration: str | None,
-            to: str | None, deinterlace: str | None,
+            to: str | None, ext: str | None, deinterlace: str | None,
             fps: str | None, config_path: str | None,
             sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
@@ -263,7 +266,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         hint = f"; or {output_path}/ for a folder of images" if Path(input_path).is_dir() else ""
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png{hint})")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)
-    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames, span=span,
+    job = UpscaleJob(input_path, output_path, config, overwrite=overwrite, max_frames=max_frames, span=span, ext=ext,
                      monitor=monitor, monitor_file=monitor_file)
     progress = Progress(enabled=not quiet,
                         status=(lambda: job.monitor.latest() if job.monitor else "") if monitor else None,

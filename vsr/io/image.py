@@ -66,14 +66,18 @@ def read_only_reason(suffix: str) -> str:
             f"texture tool)")
 
 
-def written_name(name: str, taken: Set[str] = frozenset()) -> str:
-    """The name an image of a folder is written under: its own, or for a format FFmpeg cannot write
-    (DDS) the same stem as PNG, unless ``taken`` (the folder's other names) has that: ``a.dds.png``."""
+def written_name(name: str, taken: Set[str] = frozenset(), ext: str | None = None) -> str:
+    """The name a file of a folder is written under: its own, or with ``ext`` (``--ext``) in place
+    of its suffix, or for a format FFmpeg cannot write (DDS) the same stem as PNG. Where another of
+    ``taken`` (the folder's names) would be written under that name, the whole name is kept before
+    the new suffix: ``a.dds.png``."""
     path = Path(name)
-    if path.suffix.lower() not in READ_ONLY:
+    suffix = f".{ext}" if ext else ".png" if path.suffix.lower() in READ_ONLY else path.suffix
+    if suffix.lower() == path.suffix.lower():
         return name
-    png = path.with_suffix(".png").name
-    return f"{name}.png" if png in taken else png
+    renamed = path.with_suffix(suffix).name
+    clash = renamed in taken or (ext is not None and any(Path(o).stem == path.stem for o in taken if o != name))
+    return f"{name}{suffix}" if clash else renamed
 
 
 def is_animated_webp(path: Path) -> bool:

@@ -26,9 +26,9 @@ from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupt
                         OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size
-from vsr.io.image import (READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
+from vsr.io.image import (IMAGE_SUFFIXES, READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
                           read_picture, undecodable, write_image, written_name)
-from vsr.io.media import EncodeOptions, MediaInput, MediaOutput
+from vsr.io.media import ANIMATION_FORMATS, EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.io.span import Span
 from vsr.ops.resize import resize_to
@@ -229,16 +229,19 @@ class UpscaleJob:
         overwrite: bool = False,
         max_frames: int = 0,
         span: Span | None = None,
+        ext: str | None = None,
         monitor: MonitorOptions | None = None,
         monitor_file: str | Path | None = None,
     ) -> None:
-        """``span``: the part of a video to upscale (``--start``, ``--duration``, ``--to``)."""
+        """``span``: the part of a video to upscale (``--start``, ``--duration``, ``--to``); ``ext``:
+        the format of a folder's outputs (``--ext``; None: each its input's)."""
         self.input_path = str(resolve_sample(str(input_path)) if is_sample(str(input_path)) else input_path)
         self.output_path = str(output_path)
         self.config = config
         self.overwrite = overwrite
         self.max_frames = max_frames
         self.span = span
+        self.ext = ext.lower().lstrip(".") if ext else None
         self.monitor_options = monitor
         self.monitor_file = monitor_file
         self.monitor: MonitorStage | None = None
@@ -270,6 +273,9 @@ class UpscaleJob:
         """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
         if is_folder_job(self.input_path, self.output_path):
             return self._run_folder(on_start, on_frame)
+        if self.ext:
+            raise ConfigError(f"--ext sets the format of a folder's outputs; one output's own name says its "
+                              f"format ({self.output_path})")
         sequence = is_sequence_pattern(self.output_path)  # numbered images: frames/%04d.png
         if is_image_path(self.input_path) and Path(self.input_path).exists() and not sequence:
             if is_animated_webp(Path(self.input_path)):
@@ -451,8 +457,11 @@ class UpscaleJob:
         if not images:
             raise InvalidInputError(f"input is a directory with no images or videos in it: {src}")
         self._refuse_span("a folder of still images")
+        if self.ext and (f".{self.ext}" not in IMAGE_SUFFIXES or f".{self.ext}" in READ_ONLY):
+            writable = ", ".join(s[1:] for s in IMAGE_SUFFIXES if s not in READ_ONLY)
+            raise ConfigError(f"--ext {self.ext}: the images of {src} can be written as {writable}")
         names = {p.name for p in images}
-        targets = {p: dst / written_name(p.name, names) for p in images}
+        targets = {p: dst / written_name(p.name, names, self.ext) for p in images}
         self._prepare_folder(src, dst, targets, "images")
         if on_start is not None:
             on_start(len(images))
@@ -472,7 +481,7 @@ class UpscaleJob:
         if videos:
             warnings.append(f"{len(videos)} video(s) in {src} left alone ({videos[0].name}...): a folder with "
                             f"images is a batch of images; give the videos a folder of their own")
-        renamed = [r for r in done if Path(r.output).name != Path(r.input).name]
+        renamed = [r for r in done if Path(r.output).name != Path(r.input).name and not self.ext]
         if renamed:  # formats vsr cannot write (DDS, HEIC): one line for them all
             kinds = sorted({READ_ONLY[Path(r.input).suffix.lower()] for r in renamed})
             warnings.append(f"{len(renamed)} {'/'.join(kinds)} image(s) written as PNG (vsr cannot write "
@@ -502,7 +511,11 @@ class UpscaleJob:
         src = videos[0].parent
         if self.monitor_options is not None:
             raise ConfigError("--monitor scores one video into one file; run it on a video, not a folder")
-        targets = {v: dst / v.name for v in videos}
+        if self.ext and is_image_path(f"x.{self.ext}") and f".{self.ext}" not in ANIMATION_FORMATS:
+            raise ConfigError(f"--ext {self.ext} is an image format; the videos of {src} need a video "
+                              f"container (mkv, mp4, ...), or .webp/.gif for animations")
+        names = {v.name for v in videos}
+        targets = {v: dst / written_name(v.name, names, self.ext) for v in videos}
         self._prepare_folder(src, dst, targets, "videos")
 
         def one(video: Path) -> UpscaleResult:
