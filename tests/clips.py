@@ -187,6 +187,34 @@ def write_audio(out: av.container.OutputContainer, a: av.AudioStream) -> None:
         out.mux(packet)
 
 
+def write_late_audio(path: Path, audio_from: float | None, seconds: int = 12) -> Path:
+    """An MPEG-TS of ``seconds`` of video with an MP2 audio stream whose first packet is at
+    ``audio_from`` seconds (a capture whose sound starts late), interleaved by time as a muxer
+    writes it; ``None``: an audio stream with no packets at all (a broadcast's silent PID)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 32, 24, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        a = out.add_stream("mp2", rate=48000)
+        a.layout = "mono"
+        n = 0  # audio frames of 1152 samples so far
+        for i in range(25 * seconds):
+            frame = av.VideoFrame.from_ndarray(pattern(i, 32, 24), format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in v.encode(frame):
+                out.mux(packet)
+            while audio_from is not None and n * 1152 < (i + 1) * 48000 / 25:
+                if n * 1152 >= audio_from * 48000:
+                    af = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
+                    af.sample_rate, af.pts = 48000, n * 1152
+                    for packet in a.encode(af):
+                        out.mux(packet)
+                n += 1
+        for packet in [*v.encode(None), *a.encode(None)]:
+            out.mux(packet)
+    return path
+
+
 def write_audio_only(path: Path, seconds: float = 0.5, cover: bool = False) -> Path:
     """An audio file; ``cover``: with cover art (a PNG attached picture, as a music file has)."""
     with av.open(str(path), "w") as out:

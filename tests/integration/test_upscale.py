@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba,
                    decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip, write_dds,
-                   write_interlaced, write_size_change, write_transparent)
+                   write_interlaced, write_late_audio, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -337,6 +337,31 @@ def test_a_file_that_starts_an_hour_in_is_written_from_zero(suffix, tmp_path) ->
     assert first["audio"] - first["video"] == pytest.approx(a_src["audio"] - a_src["video"], abs=0.002)
     assert chapters == [("Kick-off", 0), ("Goal", pytest.approx(0.2, abs=0.002))]
     assert count_decodable(out) == 12
+
+
+def test_audio_that_starts_late_is_probed_further_in_and_copied_and_an_empty_track_dropped_in_a_line(tmp_path) -> None:
+    # FFmpeg's probe reads 5 s: an MP2 track starting 8 s in was left without parameters, and vsr
+    # re-encoded it ("mp3 cannot go in mp4", which it can), and a silent PID came out as nothing at
+    # all (.mp4) or as an empty AC-3 track (.mkv), under a warning that it was re-encoded
+    late = write_late_audio(tmp_path / "late.ts", 8)
+    out = tmp_path / "late.mp4"
+    result = run_cli(str(late), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    def audio(path: Path) -> list[tuple[bytes, float]]:
+        with av.open(str(path)) as c:
+            return [(bytes(p), float(p.pts * p.time_base)) for p in c.demux(c.streams.audio[0]) if p.size]
+    copied, source = audio(out), audio(late)
+    assert [b for b, _ in copied] == [b for b, _ in source]  # copied unchanged, every packet
+    assert len(copied) == 4 * 48000 // 1152 and copied[0][1] == pytest.approx(8, abs=0.03)
+    silent = write_late_audio(tmp_path / "silent.ts", None)
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"silent{suffix}"
+        result = run_cli(str(silent), "-o", str(out), "-m", "bicubic", "-q")
+        assert result.exit_code == 0
+        assert result.stderr.strip() == ("vsr: warning: dropped audio stream #1 (mp3): it has no packets in its "
+                                         "first 60 s (an empty track, or one that starts later), so nothing says "
+                                         "how to decode or copy it")
+        assert decode_all(out)["streams"] == ["video"] and decode_all(out)["frames"] == 300
 
 
 def _clip_with_audio(path: Path, codec: str, rate: int, fmt: str, chunks: list[np.ndarray], frames: int) -> Path:

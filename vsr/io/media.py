@@ -300,8 +300,17 @@ class MediaInput:
                 f"cannot read {self.url}: not a video FFmpeg can open, or damaged beyond reading "
                 f"({_ffmpeg_reason(e)})"
             ) from None
+        options = dict(options or {})
+        if not live and not is_url(self.url) and _unprobed(self.container) and not (
+                {"analyzeduration", "probesize"} & set(options)):
+            # an audio stream whose parameters FFmpeg found no packet for in its first 5 s / 5 MB (a
+            # capture whose audio starts late, or stores it late): probed again further in, as one
+            # would ask ffmpeg with -analyzeduration/-probesize
+            options.update(LONG_PROBE)
+            self.container.close()
+            self.container = av.open(self.url, "r", format=format, options=options, timeout=timeout)
         self.open_seconds = time.perf_counter() - t_open  # waiting for a sender, then probing
-        self._open_as = (format, dict(options or {}))  # to read one stream again (caption_track)
+        self._open_as = (format, options)  # to read one stream again (caption_track)
         self._threads = threads
         try:
             self._choose_streams(threads)
@@ -366,11 +375,18 @@ class MediaInput:
                     libvpx.extradata = cc.extradata
                 libvpx.thread_count = threads
                 self._decoder = libvpx
+        unprobed = _unprobed(self.container)
+        for s in unprobed:
+            seen = "its first 60 s" if self._open_as[1].get("analyzeduration") == LONG_PROBE["analyzeduration"] \
+                else "the part of it probed"
+            name = s.codec_context.codec.canonical_name
+            self.report.warnings.append(f"dropped audio stream #{s.index} ({name}): it has no packets in {seen} "
+                                        f"(an empty track, or one that starts later), so nothing says how to "
+                                        f"decode or copy it")
         self.passthrough = [
             s
             for s in self.container.streams
-            if s is not self.video and s.type in ("audio", "subtitle", "data")
-            and not (s.type == "video")
+            if s is not self.video and s.type in ("audio", "subtitle", "data") and s not in unprobed
         ]
         # fonts and other files a Matroska input carries (ASS subtitles name their fonts there), and
         # cover art (a picture attachment, which FFmpeg's demuxers show as an attached_pic video
@@ -822,6 +838,15 @@ _NOPTS = -(1 << 63)  # AV_NOPTS_VALUE
 ANIMATION_FORMATS = {".gif": "gif", ".webp": "webp", ".apng": "apng"}  # suffix -> muxer
 # a source that was never reached, as opposed to one that was and is not a video
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+
+
+# FFmpeg's probe, further in (60 s, 200 MB; its defaults are 5 s and 5 MB)
+LONG_PROBE = {"analyzeduration": "60000000", "probesize": "200000000"}
+
+
+def _unprobed(container: av.container.InputContainer) -> list[av.stream.Stream]:
+    """Audio streams whose parameters FFmpeg's probe did not find (no sample rate: it saw no packet)."""
+    return [s for s in container.streams.audio if s.codec_context is not None and not s.codec_context.sample_rate]
 
 
 def _ffmpeg_reason(e: BaseException) -> str:
