@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba,
                    decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip, write_dds,
-                   write_interlaced, write_late_audio, write_size_change, write_transparent)
+                   write_hdr10, write_interlaced, write_late_audio, write_size_change, write_transparent)
 from vsr.cli.main import cli
 from vsr.io.image import read_image, write_image
 
@@ -681,6 +681,59 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
     assert result.exit_code == 0 and "ICC" not in result.stderr
     with image.open(tmp_path / "plain_x2.jpg") as im:
         assert "icc_profile" not in im.info
+
+
+def _png_cicp(path: Path) -> tuple[int, ...] | None:
+    """A PNG's cICP chunk (primaries, transfer, matrix, full range), or None."""
+    data = path.read_bytes()
+    at = data.find(b"cICP")
+    return tuple(data[at + 4 : at + 8]) if at > 0 else None
+
+
+def _p3_avif(path: Path) -> Path:
+    """A still AVIF in Display P3, said the way AVIF says it: nclx, no ICC profile."""
+    pixels = np.random.default_rng(1).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    os.environ.setdefault("SVT_LOG", "1")  # (SVT-AV1 logs its whole configuration otherwise)
+    with av.open(str(path), "w", format="avif") as c:
+        s = c.add_stream("libsvtav1")
+        s.width, s.height, s.pix_fmt = 32, 24, "yuv420p"
+        cc = s.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = 12, 13, 1, 2
+        frame = av.VideoFrame.from_ndarray(pixels, "rgb24").reformat(format="yuv420p", dst_colorspace=1,
+                                                                      dst_color_range=2)
+        frame.pts = 0
+        for packet in [*s.encode(frame), *s.encode(None)]:
+            c.mux(packet)
+    return path
+
+
+def test_colour_tags_without_a_profile_are_kept_where_the_format_holds_them(tmp_path) -> None:
+    # AVIF and HEIF say a wide gamut or HDR in tags (nclx), and so do HDR videos: an upscale written
+    # untagged (every PNG was) is shown as sRGB, Display P3's colours dulled and PQ's washed out
+    p3 = _p3_avif(tmp_path / "p3.avif")
+    result = run_cli(str(p3), "-o", str(tmp_path / "p3.png"), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert _png_cicp(tmp_path / "p3.png") == (12, 13, 0, 1)  # Display P3, sRGB curve, RGB, full range
+    result = run_cli(str(p3), "-o", str(tmp_path / "p3_x2.avif"), "-m", "bicubic")
+    with av.open(str(tmp_path / "p3_x2.avif")) as c:
+        frame = next(c.decode(video=0))
+    assert (frame.color_primaries, frame.color_trc) == (12, 13)  # was BT.709: the colours moved
+    result = run_cli(str(p3), "-o", str(tmp_path / "p3.jpg"), "-m", "bicubic")
+    assert result.exit_code == 0
+    assert "the input's colour (Display P3 primaries) has no tag in .jpg: it is shown as sRGB" in result.stderr
+    pillow_heif = pytest.importorskip("pillow_heif")  # the `heic` extra (in `test`)
+    heif = pillow_heif.from_bytes(mode="RGB", size=(32, 24), data=bytes(32 * 24 * 3))
+    heif.info["nclx_profile"] = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9,
+                                 "full_range_flag": 1}
+    heif.save(tmp_path / "hdr.heic", quality=-1)
+    assert run_cli(str(tmp_path / "hdr.heic"), "-o", str(tmp_path / "hdr.png"), "-m", "bicubic").exit_code == 0
+    assert _png_cicp(tmp_path / "hdr.png") == (9, 16, 0, 1)  # BT.2020, PQ
+    # an HDR10 video's frames as PNGs: tagged PQ as the video is; an untagged video's frames untagged
+    result = run_cli(str(write_hdr10(tmp_path / "hdr10.mkv")), "-o", str(tmp_path / "f%02d.png"), "-m", "bicubic")
+    assert result.exit_code == 0 and _png_cicp(tmp_path / "f01.png") == (9, 16, 0, 1)
+    result = run_cli(str(write_clip(tmp_path / "plain.mkv", frames=2)), "-o", str(tmp_path / "g%02d.png"),
+                     "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and _png_cicp(tmp_path / "g01.png") is None
 
 
 @pytest.mark.parametrize(

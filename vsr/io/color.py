@@ -43,6 +43,7 @@ class ColorInfo:
     primaries: int
     trc: int
     assumed: tuple[str, ...] = ()
+    tagged: bool = False  # the primaries or transfer are the input's own (written on frames too: PNG takes them there)
 
     @property
     def range_tag(self) -> int:
@@ -82,4 +83,17 @@ def resolve_color(
     cs = colorspace if colorspace in _MATRIX_OF_COLORSPACE else d_cs
     pri = primaries if primaries not in (None, PRI_UNSPECIFIED, 0) else d_pri
     tr = trc if trc not in (None, TRC_UNSPECIFIED, 0) else d_trc
-    return ColorInfo(matrix, full, cs, pri, tr, tuple(assumed))
+    return ColorInfo(matrix, full, cs, pri, tr, tuple(assumed), tagged=pri == primaries or tr == trc)
+
+
+# what a picture's primaries and transfer are called (those an sRGB display shows as meant are not named)
+_PRIMARIES_NAMES = {9: "BT.2020", 10: "XYZ", 11: "DCI-P3", 12: "Display P3"}
+_TRC_NAMES = {8: "linear", 16: "PQ (HDR)", 18: "HLG (HDR)"}
+
+
+def unlike_srgb(primaries: int | None, trc: int | None) -> str:
+    """How tags (ISO/IEC 23091-2 code points, as FFmpeg's) differ from what an untagged picture is
+    shown as (sRGB): ``"Display P3 primaries"``, ``"BT.2020 primaries, PQ (HDR)"``; empty where they
+    do not, or too little to matter (BT.601's primaries, BT.709's curve against sRGB's)."""
+    named = [f"{_PRIMARIES_NAMES[primaries]} primaries"] if primaries in _PRIMARIES_NAMES else []
+    return ", ".join(named + ([_TRC_NAMES[trc]] if trc in _TRC_NAMES else []))

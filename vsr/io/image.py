@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
+from vsr.io.color import unlike_srgb
 from vsr.io.icc import icc_space, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
@@ -169,6 +170,15 @@ class Picture:
     gray: bool
     icc: bytes | None = None  # the embedded ICC colour profile (Display P3, Adobe RGB...), to write back
     jpeg_quality: int | None = None  # a JPEG's libjpeg-equivalent quality (:func:`jpeg_quality`)
+    # the colour primaries and transfer the file says its RGB is in without a profile (AVIF's and
+    # HEIF's nclx, PNG's cICP or sRGB chunks), as ISO/IEC 23091-2 code points; None where it says none
+    primaries: int | None = None
+    trc: int | None = None
+
+
+def _code(value: int | None) -> int | None:
+    """A colour code point, or None for 0 (reserved) and 2 (unspecified)."""
+    return value if value not in (None, 0, 2) else None
 
 
 def read_picture(path: str | os.PathLike[str]) -> Picture:
@@ -203,7 +213,8 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
     if turns:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path), jpeg_quality(path))
+    return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path), jpeg_quality(path),
+                   _code(frame.color_primaries), _code(frame.color_trc))
 
 
 # libjpeg's luminance quantisation table at quality 50 (ITU T.81 Annex K), whose scaled copies its
@@ -262,6 +273,7 @@ def _read_heif(path: Path) -> Picture:
         heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=False)
         pixels = np.asarray(heif)
         icc = heif.info.get("icc_profile") or None
+        nclx = heif.info.get("nclx_profile") or {}
     except (ValueError, RuntimeError, OSError) as e:
         raise InvalidInputError(f"cannot decode image {path}: damaged, or not a HEIF photo ({e})") from None
     deep = pixels.dtype == np.uint16
@@ -272,7 +284,8 @@ def _read_heif(path: Path) -> Picture:
     if gray:
         array = np.concatenate([array[..., :1]] * 3 + ([array[..., 1:]] if array.shape[2] == 2 else []), axis=-1)
     alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 and array[..., 3].min() < 1 else None
-    return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray, bytes(icc) if icc else None)
+    return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray, bytes(icc) if icc else None,
+                   primaries=_code(nclx.get("color_primaries")), trc=_code(nclx.get("transfer_characteristics")))
 
 
 def _first_frames(container: av.container.InputContainer, streams: list) -> list[av.VideoFrame]:
@@ -312,14 +325,15 @@ def _kind(gray: bool, alpha: bool, deep: bool) -> str:
     return ("gray" if gray else "rgb") + ("a" if alpha else "") + ("16" if deep else "")
 
 
-def _avif_frame(stream: av.video.stream.VideoStream, frame: av.VideoFrame, pix_fmt: str,
+def _avif_frame(stream: av.video.stream.VideoStream, frame: av.VideoFrame, pix_fmt: str, tags: tuple[int, int],
                 quality: int) -> av.VideoFrame:
     """Set SVT-AV1 up for a still AVIF and hand back ``frame`` converted for it: full-range BT.601
     in sRGB, as libavif writes its stills; crf 10 at quality 95 (about a JPEG's at q 95, in
     PSNR and size, on a Kodak photo), 2 more for every quality point below."""
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 logs its whole configuration otherwise
     cc = stream.codec_context
-    cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc = 2, 5, 1, 13  # full, BT.470BG, BT.709, sRGB
+    cc.color_range, cc.colorspace = 2, 5  # full range, BT.470BG
+    cc.color_primaries, cc.color_trc = tags
     cc.options = {"crf": str(max(0, min(63, round((100 - quality) * 2)))), "preset": "6"}
     return frame.reformat(format=pix_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU601,
                           dst_color_range=av.video.reformatter.ColorRange.JPEG)
@@ -337,11 +351,13 @@ def _packed(pixels: np.ndarray, pix_fmt: str) -> av.VideoFrame:
 
 
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95,
-                icc: bytes | None = None) -> list[str]:
+                icc: bytes | None = None, primaries: int | None = None, trc: int | None = None) -> list[str]:
     """Encode ``pixels`` to ``path``, format by suffix. ``pixels`` is ``(H,W,C)`` uint8 or uint16
     (16 bit per channel, kept where the format has it: PNG, TIFF) with C = 3 (RGB), 4 (RGBA),
     1 (gray) or 2 (gray + alpha); gray stays gray where the format has it. ``icc``: the colour
-    profile the pixels are in, embedded where the format and the pixels' kind allow. Returns what
+    profile the pixels are in, embedded where the format and the pixels' kind allow; without one,
+    ``primaries`` and ``trc`` (:attr:`Picture.primaries`) are written where the format has tags for
+    them: PNG (cICP, cHRM, gAMA or sRGB chunks, by FFmpeg's encoder) and AVIF (nclx). Returns what
     could not be kept (e.g. alpha in a JPEG), for the caller to say."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -395,8 +411,9 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
         with av.open(str(path), "w", format="avif" if suffix == ".avif" else "image2") as out:
             stream = out.add_stream(codec, rate=1)
             stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-            if suffix == ".avif":
-                frame = _avif_frame(stream, frame, pix_fmt, quality)
+            tags = (primaries or 1, trc or 13) if not icc and (primaries or trc) else None
+            if suffix == ".avif":  # (sRGB where the input says nothing, as libavif writes it)
+                frame = _avif_frame(stream, frame, pix_fmt, tags or (1, 13), quality)
             if codec == "mjpeg":
                 stream.codec_context.color_range = 2  # JPEG: full range
                 qscale = max(2, min(31, round(2 + (100 - quality) * 29 / 100)))
@@ -407,6 +424,11 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
                 stream.codec_context.global_quality = qscale * 118  # FF_QP2LAMBDA
             if frame.format.name != pix_fmt:
                 frame = frame.reformat(format=pix_fmt)
+            if tags and codec == "png":
+                frame.color_primaries, frame.color_trc = tags
+            elif tags and suffix != ".avif" and unlike_srgb(primaries, trc):
+                lost.append(f"the input's colour ({unlike_srgb(primaries, trc)}) has no tag in {suffix}: it is shown "
+                            f"as sRGB (write .png or .avif to keep it)")
             frame.pts = 0
             for packet in stream.encode(frame):
                 out.mux(packet)

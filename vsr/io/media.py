@@ -1777,6 +1777,8 @@ class MediaOutput:
         frame.time_base = time_base
         frame.colorspace = self._color.colorspace
         frame.color_range = 2 if spec.full_range else 1
+        if self._color.tagged:  # (a PNG frame's cICP/cHRM/gAMA come from here, not the stream)
+            frame.color_primaries, frame.color_trc = self._color.primaries, self._color.trc
         captions = self.dropped_captions.take(captions, shown)
         if self._track_cc is not None:
             captions = self._track_cc.take(captions, float(pts * time_base))
