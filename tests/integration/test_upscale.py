@@ -364,6 +364,53 @@ def test_audio_that_starts_late_is_probed_further_in_and_copied_and_an_empty_tra
         assert decode_all(out)["streams"] == ["video"] and decode_all(out)["frames"] == 300
 
 
+def test_recordings_put_end_to_end_play_on_one_clock(tmp_path) -> None:
+    # `cat a.ts b.ts > both.ts`, or a broadcast whose encoder restarted: the timestamps go back to
+    # the start half-way. The copied audio went back in time with them and the muxer refused it
+    # ("copying audio packet failed: Invalid argument"): no output at all
+    parts = [write_late_audio(tmp_path / f"part{n}.ts", 0, seconds=2) for n in (1, 2)]
+    both = tmp_path / "both.ts"
+    both.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    out = tmp_path / "both.mp4"
+    result = run_cli(str(both), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "the input's timestamps jump back or ahead 1 time(s)" in result.stderr
+    with av.open(str(out)) as c:
+        video = [f.pts * f.time_base for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        audio = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
+    # every frame, on one clock: a frame apart, and across the join a frame and at most a packet of
+    # audio (the second part is put after the stream that reaches the join first, here the audio,
+    # so its sound and pictures stay together)
+    gaps = [float(b - a) for a, b in zip(video, video[1:])]
+    assert len(video) == 100 and gaps[:49] + gaps[50:] == pytest.approx([0.04] * 98, abs=0.002)
+    assert 0.038 <= gaps[49] <= 0.04 + 1152 / 48000
+    part_audio = 2 * 48000 // 1152 + 1
+    assert 2 * part_audio - 2 <= len(audio) <= 2 * part_audio  # (a packet or two overlapping the join left out)
+    assert all(b > a for a, b in zip(audio, audio[1:])) and float(audio[-1]) == pytest.approx(4, abs=0.05)
+
+
+def test_two_subtitle_cues_starting_together_are_both_kept(tmp_path) -> None:
+    # two lines of dialogue from one moment: a packet at its stream's last time is copied (only
+    # one before it is left out, and audio at the same time)
+    src = tmp_path / "two.mkv"
+    with av.open(str(src), "w") as c:
+        v = _flat_video_stream(c)
+        s = c.add_mux_stream("subrip")
+        s.time_base = Fraction(1, 1000)
+        _encode_flat_frames(c, v, 10)
+        for text in ("first speaker", "second speaker"):
+            pk = av.Packet(text.encode())
+            pk.stream, pk.time_base, pk.pts, pk.dts, pk.duration = s, Fraction(1, 1000), 200, 200, 100
+            c.mux(pk)
+    for suffix in (".mkv", ".mp4"):  # copied; converted to mov_text
+        out = tmp_path / f"out{suffix}"
+        assert run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q").exit_code == 0
+        with av.open(str(out)) as c:
+            cues = [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size and p.pts == 200]
+        assert [cue.endswith(text) for cue, text in zip(cues, (b"first speaker", b"second speaker"))] == [True, True]
+
+
 def _clip_with_audio(path: Path, codec: str, rate: int, fmt: str, chunks: list[np.ndarray], frames: int) -> Path:
     """``frames`` flat video frames and a stereo ``codec`` stream of ``chunks`` (packed ``fmt`` arrays)."""
     with av.open(str(path), "w") as c:

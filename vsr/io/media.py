@@ -183,6 +183,7 @@ class InputReport:
     demux_error: str = ""
     pts_fixed: int = 0
     resized: int = 0
+    joins: int = 0  # timestamp jumps joined up (MediaInput._join)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -415,6 +416,12 @@ class MediaInput:
         self._video_done = False
         self._past_end: set[int] = set()
         self._late = Fraction(0)  # how far past the cut's end the demuxer has read
+        # timestamp jumps joined up (see _join): the shift so far, and where each stream's next
+        # packet is due and how far it has got
+        self._discontinuous = bool(self.container.format.flags & av.format.Flags.ts_discont.value)
+        self._joined = Fraction(0)
+        self._shifts: dict[int, Fraction] = {}  # each stream's own (it takes a new one when it reaches the jump)
+        self._due: dict[int, tuple[Fraction, Fraction]] = {}
         # one reader for the whole input: the first frame may come out of the decoder's final
         # drain (a clip shorter than the decoder's frame-thread delay), or with others from one
         # packet, and what follows it must come from the same reader, not a fresh one
@@ -536,6 +543,8 @@ class MediaInput:
                         f"input ends early after {self._index} frames: {self.report.demux_error}"
                     )
                 break
+            if self._discontinuous:
+                self._join(packet)
             if packet.stream.index == video.index:
                 if self._video_done:
                     continue
@@ -568,6 +577,43 @@ class MediaInput:
             self.report.first_decode_error = self.report.first_decode_error or _ffmpeg_reason(e)
         for ready in self._deinterlacer.flush():
             yield from self._emit(ready)
+
+    def _join(self, packet: av.Packet) -> None:
+        """Join up a jump in the timestamps of a format that has them (MPEG-TS, MPEG-PS, FLV: two
+        recordings put end to end with cat, an encoder restarted mid-broadcast), as ffmpeg does:
+        where an audio or video packet is decoded more than 10 s from where its stream's last one
+        ended, or more than 0.1 s before the last one was, the timestamps from there on are shifted
+        to carry on where that stream left off, and every other stream takes the same shift when
+        it reaches the jump (its last packets before it may still come after the first ones of
+        another stream after it), so the part after keeps its own sync. Unjoined, the copied audio
+        went back in time and the run failed, and the frames were squashed onto consecutive ticks."""
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if ts is None or not packet.time_base:
+            return
+        tb = Fraction(packet.time_base)
+        index = packet.stream.index
+        shift = self._shifts.setdefault(index, self._joined)
+        t = ts * tb + shift  # (decoding time: a B-frame's is far from its showing time)
+        if index in self._due and packet.stream.type in ("audio", "video"):
+            due, reached = self._due[index]
+
+            def jumps(at: Fraction) -> bool:
+                return abs(at - due) > 10 or at + Fraction(1, 10) < reached
+            if jumps(t):
+                if shift != self._joined and not jumps(ts * tb + self._joined):
+                    shift = self._joined  # the jump another stream has reached already
+                else:
+                    shift = self._joined = shift - (t - due)
+                    self.report.joins += 1
+                self._shifts[index] = shift
+                t = ts * tb + shift
+        if shift:
+            ticks = round(shift / tb)
+            packet.pts = packet.pts + ticks if packet.pts is not None else None
+            packet.dts = packet.dts + ticks if packet.dts is not None else None
+        lasts = packet.duration * tb if packet.duration else Fraction(1) / Fraction(
+            packet.stream.average_rate or packet.stream.guessed_rate or 25) if packet.stream.type == "video" else 0
+        self._due[index] = (t + lasts, max(t, self._due.get(index, (t, t))[1]))
 
     def _emit(self, frame: av.VideoFrame) -> Iterator[DecodedFrame]:
         """``frame`` converted, unless it lies outside the cut."""
@@ -774,6 +820,10 @@ class MediaInput:
                 f"{self._deinterlacer.interlaced} interlaced frame(s) were deinterlaced (bwdif, one frame "
                 f"per frame) before upscaling; --deinterlace off keeps the fields as they are"
             )
+        if self.report.joins:
+            out.append(f"the input's timestamps jump back or ahead {self.report.joins} time(s) (recordings put end "
+                       f"to end, an encoder restarted): each part was put straight after the one before, as "
+                       f"ffmpeg does")
         if self.report.decode_errors:
             out.append(
                 f"input is damaged: {self.report.decode_errors} video packet(s) could not be decoded "
@@ -1516,6 +1566,8 @@ class MediaOutput:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._pts_fixed = 0
+        self._passthrough_at: dict[int, Fraction] = {}  # each copied stream's last decoding time
+        self._passthrough_behind: dict[int, int] = {}  # and how many of its packets came before it
         self._closed = False
         # closed captions: H.264/HEVC/MPEG-2/AV1 pictures get each input picture's again (vsr.io.captions)
         self._cc_codec = codec_family(self.video.codec_context.codec)
@@ -1833,6 +1885,18 @@ class MediaOutput:
         return a.astype(np.uint8 if spec.bits == 8 else np.uint16)
 
     def write_passthrough(self, item: Passthrough) -> None:
+        packet = item.packet
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if ts is not None and packet.time_base:
+            # a packet decoded before its stream's last one cannot be muxed (the run failed on it):
+            # left out, as where two recordings joined overlap by a packet or two (subtitle cues and
+            # data may share a time, as two lines of dialogue starting together do; audio may not)
+            t = ts * Fraction(packet.time_base)
+            last = self._passthrough_at.get(item.stream_index)
+            if last is not None and (t < last or (t == last and packet.stream.type == "audio")):
+                self._passthrough_behind[item.stream_index] = self._passthrough_behind.get(item.stream_index, 0) + 1
+                return
+            self._passthrough_at[item.stream_index] = t
         out = self._map.get(item.stream_index)
         if out is None:
             tx = self._transcode.get(item.stream_index)
@@ -1842,7 +1906,6 @@ class MediaOutput:
                 except av.FFmpegError as e:
                     raise EncoderError(f"re-encoding {tx.stream.type} failed: {_ffmpeg_reason(e)}") from None
             return
-        packet = item.packet
         packet.stream = out
         try:
             self.container.mux(packet)
@@ -1870,6 +1933,10 @@ class MediaOutput:
                 raise EncoderError(f"finishing {self.name} failed: {_ffmpeg_reason(e)}") from None
         if self._pts_fixed:
             self.warnings.append(f"{self._pts_fixed} frame(s) had non-increasing timestamps; nudged")
+        for index, n in self._passthrough_behind.items():
+            kind = self.source.container.streams[index].type
+            self.warnings.append(f"{n} {kind} packet(s) of stream #{index} were left out: each came before the "
+                                 f"one written last (where the input's timestamps jump back)")
         self._captions_lost += len(self._cc_pending)  # frames the encoder never handed back
         late = self._track_cc.left() if self._track_cc is not None else 0
         if late:
