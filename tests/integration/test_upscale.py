@@ -23,6 +23,7 @@ from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_d
                    decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip, write_dds,
                    write_hdr10, write_interlaced, write_late_audio, write_size_change, write_transparent)
 from vsr.cli.main import cli
+from vsr.io.icc import profile_for, read_icc
 from vsr.io.image import read_image, write_image
 
 
@@ -761,13 +762,22 @@ def test_colour_tags_without_a_profile_are_kept_where_the_format_holds_them(tmp_
     result = run_cli(str(p3), "-o", str(tmp_path / "p3.png"), "-m", "bicubic", "-q")
     assert result.exit_code == 0 and result.stderr == ""
     assert _png_cicp(tmp_path / "p3.png") == (12, 13, 0, 1)  # Display P3, sRGB curve, RGB, full range
+    assert read_icc(tmp_path / "p3.png") == profile_for(12, 13)  # and a profile for readers without cICP
     result = run_cli(str(p3), "-o", str(tmp_path / "p3_x2.avif"), "-m", "bicubic")
     with av.open(str(tmp_path / "p3_x2.avif")) as c:
         frame = next(c.decode(video=0))
     assert (frame.color_primaries, frame.color_trc) == (12, 13)  # was BT.709: the colours moved
-    result = run_cli(str(p3), "-o", str(tmp_path / "p3.jpg"), "-m", "bicubic")
+    # JPEG and WebP have no tags: a profile made of them instead (littleCMS checks it: test_icc_profiles)
+    image = pytest.importorskip("PIL.Image")
+    for suffix in (".jpg", ".webp"):
+        result = run_cli(str(p3), "-o", str(tmp_path / f"p3{suffix}"), "-m", "bicubic", "-q")
+        assert result.exit_code == 0 and result.stderr == ""
+        with image.open(tmp_path / f"p3{suffix}") as im:
+            assert im.info.get("icc_profile") == profile_for(12, 13)
+    result = run_cli(str(p3), "-o", str(tmp_path / "p3.tif"), "-m", "bicubic")
     assert result.exit_code == 0
-    assert "the input's colour (Display P3 primaries) has no tag in .jpg: it is shown as sRGB" in result.stderr
+    assert "the input's colour (Display P3 primaries) has no tag or profile in .tif: it is shown as sRGB" \
+        in result.stderr
     pillow_heif = pytest.importorskip("pillow_heif")  # the `heic` extra (in `test`)
     heif = pillow_heif.from_bytes(mode="RGB", size=(32, 24), data=bytes(32 * 24 * 3))
     heif.info["nclx_profile"] = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9,
@@ -775,6 +785,8 @@ def test_colour_tags_without_a_profile_are_kept_where_the_format_holds_them(tmp_
     heif.save(tmp_path / "hdr.heic", quality=-1)
     assert run_cli(str(tmp_path / "hdr.heic"), "-o", str(tmp_path / "hdr.png"), "-m", "bicubic").exit_code == 0
     assert _png_cicp(tmp_path / "hdr.png") == (9, 16, 0, 1)  # BT.2020, PQ
+    result = run_cli(str(tmp_path / "hdr.heic"), "-o", str(tmp_path / "hdr.jpg"), "-m", "bicubic")
+    assert "(BT.2020 primaries, PQ (HDR)) has no tag or profile in .jpg" in result.stderr  # (no ICC curve for PQ)
     # an HDR10 video's frames as PNGs: tagged PQ as the video is; an untagged video's frames untagged
     result = run_cli(str(write_hdr10(tmp_path / "hdr10.mkv")), "-o", str(tmp_path / "f%02d.png"), "-m", "bicubic")
     assert result.exit_code == 0 and _png_cicp(tmp_path / "f01.png") == (9, 16, 0, 1)

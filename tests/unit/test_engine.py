@@ -183,7 +183,12 @@ def test_host_allocator_keeps_a_worker_threads_frames_too() -> None:
     # a thread's own glibc arena mmaps blocks over 64 MB whatever the threshold and unmaps them on
     # free: every frame faults its feature maps in again. On the main heap (one arena) they stay.
     assert faults_per_frame("plain") > pages / 2
-    assert faults_per_frame("tuned") < pages / 20
+    # (the best of up to three: a busy machine can add stray faults to one run, once seen in a
+    # full test run; untuned, every run faults the whole 118 MB in)
+    tuned = faults_per_frame("tuned")
+    if tuned >= pages / 20:
+        tuned = min(tuned, faults_per_frame("tuned"), faults_per_frame("tuned"))
+    assert tuned < pages / 20
 
 
 def test_learned_networks_run_channels_last_on_the_cpu_with_the_same_output() -> None:

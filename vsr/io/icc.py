@@ -138,3 +138,95 @@ def write_icc(path: str | Path, profile: bytes, size: tuple[int, int] | None = N
 
 
 __all__ = ["icc_space", "read_icc", "write_icc"]
+
+
+# -- profiles for colour tags ---------------------------------------------------------------------
+# A picture tagged (nclx, cICP) rather than profiled is described by an ICC v4 matrix/TRC display
+# profile made from its tags, for outputs that hold a profile but no tags (JPEG, WebP).
+
+# ISO/IEC 23091-2 primaries -> CIE xy of red, green, blue and white
+_PRIMARIES = {
+    1: ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060), (0.3127, 0.3290)),  # BT.709, sRGB
+    5: ((0.640, 0.330), (0.290, 0.600), (0.150, 0.060), (0.3127, 0.3290)),  # BT.470BG (PAL)
+    6: ((0.630, 0.340), (0.310, 0.595), (0.155, 0.070), (0.3127, 0.3290)),  # SMPTE 170M (NTSC)
+    9: ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), (0.3127, 0.3290)),  # BT.2020
+    11: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.314, 0.351)),  # DCI-P3 (its own white)
+    12: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290)),  # Display P3
+}
+_NAMES = {1: "BT.709", 5: "BT.470BG", 6: "SMPTE 170M", 9: "BT.2020", 11: "DCI-P3", 12: "Display P3"}
+# transfer -> ICC parametric curve (function type, parameters): Y = (aX + b)^g above d, cX below
+_SRGB_CURVE = (3, (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
+_BT709_CURVE = (3, (1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081))  # the inverse of its camera curve
+_CURVES = {13: _SRGB_CURVE, 1: _BT709_CURVE, 6: _BT709_CURVE, 14: _BT709_CURVE, 15: _BT709_CURVE,
+           4: (0, (2.2,)), 5: (0, (2.8,)), 8: (0, (1.0,))}
+_CURVE_NAMES = {13: "sRGB", 4: "gamma 2.2", 5: "gamma 2.8", 8: "linear"}  # (the others: BT.709's)
+_D50 = (0.9642, 1.0, 0.8249)  # the profile connection space's white
+_BRADFORD = ((0.8951, 0.2664, -0.1614), (-0.7502, 1.7135, 0.0367), (0.0389, -0.0685, 1.0296))
+
+
+def _xyz(x: float, y: float) -> tuple[float, float, float]:
+    return x / y, 1.0, (1 - x - y) / y
+
+
+def _mul(a, b):
+    return tuple(tuple(sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)) for i in range(3))
+
+
+def _inverse(m):
+    (a, b, c), (d, e, f), (g, h, i) = m
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    return ((e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det), \
+           ((f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det), \
+           ((d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det)
+
+
+def _s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def _mluc(text: str) -> bytes:
+    body = text.encode("utf-16-be")
+    return b"mluc" + bytes(4) + struct.pack(">II", 1, 12) + b"enUS" + struct.pack(">II", len(body), 28) + body
+
+
+def profile_for(primaries: int | None, trc: int | None) -> bytes | None:
+    """An ICC v4 display profile for pictures tagged with these ISO/IEC 23091-2 primaries and
+    transfer (None: BT.709's primaries, sRGB's curve, as untagged pictures are shown), or None
+    where a matrix/TRC profile cannot say it (PQ and HLG, unknown code points)."""
+    if (primaries or 1) not in _PRIMARIES or (trc or 13) not in _CURVES:
+        return None
+    (r, g, b, w), (kind, params) = _PRIMARIES[primaries or 1], _CURVES[trc or 13]
+    # RGB -> XYZ under the picture's white: the primaries' XYZ, scaled so that RGB = 1 is that white
+    p = tuple(zip(_xyz(*r), _xyz(*g), _xyz(*b)))
+    white = _xyz(*w)
+    s = [sum(row[j] * white[j] for j in range(3)) for row in _inverse(p)]
+    rgb_xyz = tuple(tuple(p[i][j] * s[j] for j in range(3)) for i in range(3))
+    # adapted to the PCS's D50 white (Bradford, as ICC v4 asks of a display profile)
+    cone_src = [sum(_BRADFORD[i][j] * white[j] for j in range(3)) for i in range(3)]
+    cone_dst = [sum(_BRADFORD[i][j] * _D50[j] for j in range(3)) for i in range(3)]
+    scale = tuple(tuple((cone_dst[i] / cone_src[i]) if i == j else 0.0 for j in range(3)) for i in range(3))
+    chad = _mul(_inverse(_BRADFORD), _mul(scale, _BRADFORD))
+    adapted = _mul(chad, rgb_xyz)
+    curve = b"para" + bytes(4) + struct.pack(">HH", kind, 0) + b"".join(_s15(v) for v in params)
+    name = f"{_NAMES[primaries or 1]}, {_CURVE_NAMES.get(trc or 13, 'BT.709')} curve (vsr)"
+    tags = [
+        (b"desc", _mluc(name)),
+        (b"cprt", _mluc("No copyright, use freely")),
+        (b"wtpt", b"XYZ " + bytes(4) + b"".join(_s15(v) for v in _D50)),
+        (b"chad", b"sf32" + bytes(4) + b"".join(_s15(v) for row in chad for v in row)),
+        *((sig, b"XYZ " + bytes(4) + b"".join(_s15(adapted[i][c]) for i in range(3)))
+          for c, sig in enumerate((b"rXYZ", b"gXYZ", b"bXYZ"))),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),  # (one curve, its data shared)
+    ]
+    table, data, offsets = b"", b"", {}
+    start = 128 + 4 + 12 * len(tags)
+    for sig, body in tags:
+        if body not in offsets:
+            offsets[body] = start + len(data)
+            data += body + bytes(-len(body) % 4)
+        table += sig + struct.pack(">II", offsets[body], len(body))
+    size = start + len(data)
+    header = struct.pack(">I", size) + bytes(4) + b"\x04\x30\x00\x00" + b"mntrRGB XYZ " + \
+        struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8 + 4) + \
+        b"".join(_s15(v) for v in _D50) + bytes(4 + 16 + 28)
+    return header + struct.pack(">I", len(tags)) + table + data

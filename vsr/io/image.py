@@ -14,7 +14,7 @@ import numpy as np
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.color import unlike_srgb
-from vsr.io.icc import icc_space, read_icc, write_icc
+from vsr.io.icc import icc_space, profile_for, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
                   ".tga", ".ppm", ".pgm", ".pam", ".qoi",  # Targa: game textures; Netpbm; QOI
@@ -426,9 +426,6 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
                 frame = frame.reformat(format=pix_fmt)
             if tags and codec == "png":
                 frame.color_primaries, frame.color_trc = tags
-            elif tags and suffix != ".avif" and unlike_srgb(primaries, trc):
-                lost.append(f"the input's colour ({unlike_srgb(primaries, trc)}) has no tag in {suffix}: it is shown "
-                            f"as sRGB (write .png or .avif to keep it)")
             frame.pts = 0
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -436,6 +433,12 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
                 out.mux(packet)
     except av.FFmpegError as e:
         raise OutputError(f"cannot write image {path}: {e}") from None
+    unlike = unlike_srgb(primaries, trc) if not icc and not gray and suffix != ".avif" else ""
+    if unlike:  # tags alone: a profile made of them, where the format holds one (PNG: beside cICP)
+        profile = profile_for(primaries, trc)
+        if not (profile and write_icc(path, profile, size=(w, h), alpha=alpha)) and suffix != ".png":
+            lost.append(f"the input's colour ({unlike}) has no tag or profile in {suffix}: it is shown as sRGB "
+                        f"(write .png{', .jpg, .webp' if profile else ''} or .avif to keep it)")
     if icc:
         space = icc_space(icc)
         if space != ("GRAY" if gray else "RGB"):
