@@ -48,6 +48,21 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
     return rgb.clip(0, 255).astype(np.uint8)
 
 
+def numbered(i: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """Frame ``i``'s picture: its tens as the grey of the left half, its units as the right's."""
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = 20 + 20 * (i // 10)
+    rgb[:, width // 2 :] = 20 + 20 * (i % 10)
+    return rgb
+
+
+def number_shown(rgb: np.ndarray) -> int:
+    """The frame number a :func:`numbered` picture shows (its halves read well inside their edges)."""
+    w = rgb.shape[1]
+    left, right = rgb[:, w // 8 : 3 * w // 8].mean(), rgb[:, 5 * w // 8 : 7 * w // 8].mean()
+    return 10 * round((left - 20) / 20) + round((right - 20) / 20)
+
+
 def write_clip(
     path: Path,
     *,
@@ -212,6 +227,28 @@ def write_late_audio(path: Path, audio_from: float | None, seconds: int = 12) ->
                 n += 1
         for packet in [*v.encode(None), *a.encode(None)]:
             out.mux(packet)
+    return path
+
+
+def write_edit_list(path: Path, frames: int = 50, hidden: int = 10) -> Path:
+    """An MP4 as ``ffmpeg -ss T -i in -c copy`` or LosslessCut cut it between keyframes: all
+    ``frames`` :func:`numbered` frames stored from the keyframe before the cut, the first ``hidden``
+    of them before the start of its edit list (decoded, not shown; FFmpeg marks them discard)."""
+    enc = path.with_suffix(".h264.mkv")
+    with av.open(str(enc), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "g": str(frames)}
+        encode_pictures(out, v, [numbered(i) for i in range(frames)])
+    with av.open(str(enc)) as src, av.open(str(path), "w") as out:
+        s = src.streams.video[0]
+        o = out.add_stream_from_template(s)
+        for packet in src.demux(s):
+            if packet.dts is not None:
+                shift = int(round(Fraction(hidden, 25) / packet.time_base))
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, o
+                out.mux(packet)
+    enc.unlink()
     return path
 
 

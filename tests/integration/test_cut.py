@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from clips import add_audio, write_c608
+from clips import add_audio, numbered, number_shown, write_c608
 from vsr.cli.main import cli
 from vsr.io.media import MediaInput
 from vsr.io.span import Span, parse_time
@@ -21,21 +21,6 @@ T0 = 10  # the source's clock starts here (a capture's would): --start counts fr
 RATE = 25
 FRAMES = 100  # 4 s
 GOP = 30  # keyframes at 0, 1.2, 2.4, 3.6 s: a cut at 1.5 s starts between two
-
-
-def picture(i: int, height: int = 48, width: int = 64) -> np.ndarray:
-    """Frame ``i``'s picture: its tens as the grey of the left half, its units as the right's."""
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, : width // 2] = 20 + 20 * (i // 10)
-    rgb[:, width // 2 :] = 20 + 20 * (i % 10)
-    return rgb
-
-
-def which(rgb: np.ndarray) -> int:
-    """The frame number a :func:`picture` shows (its halves read well inside their edges)."""
-    w = rgb.shape[1]
-    left, right = rgb[:, w // 8 : 3 * w // 8].mean(), rgb[:, 5 * w // 8 : 7 * w // 8].mean()
-    return 10 * round((left - 20) / 20) + round((right - 20) / 20)
 
 
 def write_source(path: Path) -> Path:
@@ -53,7 +38,7 @@ def write_source(path: Path) -> Path:
         c.set_chapters([{"id": n + 1, "start": (T0 + n) * 1000, "end": (T0 + n + 1) * 1000, "time_base": ms,
                          "metadata": {"title": f"part {n}"}} for n in range(4)])
         for i in range(FRAMES):
-            f = av.VideoFrame.from_ndarray(picture(i), "rgb24")
+            f = av.VideoFrame.from_ndarray(numbered(i), "rgb24")
             f.pts, f.time_base = T0 * RATE + i, Fraction(1, RATE)
             for pk in v.encode(f):
                 c.mux(pk)
@@ -92,7 +77,7 @@ def read(path: Path) -> dict:
             if pk.stream.type == "video":
                 for f in pk.decode():
                     out["video"].append(f.pts * f.time_base)
-                    out["frames"].append(which(f.to_ndarray(format="rgb24")))
+                    out["frames"].append(number_shown(f.to_ndarray(format="rgb24")))
             elif pk.stream.type == "audio" and pk.size:
                 out["audio"].append((pk.pts * pk.time_base, pk.duration * pk.time_base))
             elif pk.stream.type == "subtitle" and pk.size:
@@ -151,7 +136,7 @@ def test_a_seek_that_lands_after_the_start_is_tried_again_further_back(source) -
     span = Span(Fraction(3, 2), Fraction(1))
     for kind in (MediaInput, _LateSeek):
         with kind(source, span=span) as media:
-            shown = [which((item.planes[0].astype(np.float64) - 16) * 255 / 219)  # (limited-range luma)
+            shown = [number_shown((item.planes[0].astype(np.float64) - 16) * 255 / 219)  # (limited-range luma)
                      for item in media.items() if hasattr(item, "planes")]
         assert shown == list(range(38, 63)), kind.__name__
 
@@ -176,7 +161,7 @@ def test_an_image_sequence_is_cut_on_its_frame_rate(tmp_path) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(10):
-        av.VideoFrame.from_ndarray(picture(i, 24, 32), "rgb24").to_image().save(
+        av.VideoFrame.from_ndarray(numbered(i, 24, 32), "rgb24").to_image().save(
             frames / f"{i:03d}.png")
     out = tmp_path / "cut.mp4"
     assert upscale(str(frames), "-o", str(out), "--fps", "10", "--start", "0.3", "--to", "0.7").exit_code == 0

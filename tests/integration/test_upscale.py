@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from clips import (CUES_608, END_608, add_audio, caption_bytes, combing, count_decodable, decode_all, decode_rgba,
-                   decoded_captions, smooth_pattern, write_audio, write_c608, write_captioned, write_clip, write_dds,
-                   write_hdr10, write_interlaced, write_late_audio, write_size_change, write_transparent)
+                   decoded_captions, number_shown, smooth_pattern, write_audio, write_c608, write_captioned, write_clip,
+                   write_dds, write_edit_list, write_hdr10, write_interlaced, write_late_audio, write_size_change,
+                   write_transparent)
 from vsr.cli.main import cli
 from vsr.io.icc import profile_for, read_icc
 from vsr.io.image import read_image, write_image
@@ -363,6 +364,19 @@ def test_audio_that_starts_late_is_probed_further_in_and_copied_and_an_empty_tra
                                          "first 60 s (an empty track, or one that starts later), so nothing says "
                                          "how to decode or copy it")
         assert decode_all(out)["streams"] == ["video"] and decode_all(out)["frames"] == 300
+
+
+def test_a_copy_cut_mp4_gives_the_frames_its_edit_list_shows_and_is_not_called_truncated(tmp_path) -> None:
+    # a cut made without re-encoding keeps the frames from the keyframe before it, marked as not
+    # shown; its header counts them, and vsr called every such file truncated ("ended after 40 of
+    # the 50 frames its header announces")
+    src = write_edit_list(tmp_path / "cut.mp4", frames=50, hidden=10)
+    out = tmp_path / "out.mp4"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    with av.open(str(out)) as c:
+        shown = [(f.pts * f.time_base, number_shown(f.to_ndarray(format="rgb24"))) for f in c.decode(video=0)]
+    assert shown == [(Fraction(i, 25), 10 + i) for i in range(40)]
 
 
 def test_recordings_put_end_to_end_play_on_one_clock(tmp_path) -> None:

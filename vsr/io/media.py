@@ -184,6 +184,7 @@ class InputReport:
     pts_fixed: int = 0
     resized: int = 0
     joins: int = 0  # timestamp jumps joined up (MediaInput._join)
+    discarded: int = 0  # video packets the container marks as not to be shown
     warnings: list[str] = field(default_factory=list)
 
 
@@ -548,6 +549,8 @@ class MediaInput:
             if packet.stream.index == video.index:
                 if self._video_done:
                     continue
+                if packet.is_discard:  # before an edit list's start (a cut made with -c copy): decoded, not shown
+                    self.report.discarded += 1
                 try:
                     frames = self._decoder.decode(packet)
                 except av.EOFError:  # the decoder was already drained
@@ -790,8 +793,8 @@ class MediaInput:
         info, s = self.info, self.video
         if self.cut is not None or not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
             return []
-        if s.frames:
-            if self._index < info.frames * 0.95 - 1:
+        if s.frames:  # (which counts the samples an edit list leaves out)
+            if self._index + self.report.discarded < info.frames * 0.95 - 1:
                 return [f"input looks truncated: it ended after {self._index} of the {info.frames} frames its "
                         f"header announces"]
             return []
