@@ -662,6 +662,16 @@ def test_size_and_outscale_resize_the_output_and_keep_everything_else(tmp_path) 
         x = torch.from_numpy(a["first_rgb"]).permute(2, 0, 1)[None].float()
         ref = F.interpolate(x, size=size[::-1], mode="bicubic", align_corners=False, antialias=True)
         assert psnr(b["first_rgb"], ref[0].permute(1, 2, 0).clamp(0, 255).round().byte().numpy()) > 30
+    # a phone's portrait video, stored 64x36 on its side: sized as shown (36x64 -> 72x128), stored
+    # 128x72 with its rotation and square pixels (the stored sides were taken for the shown ones)
+    phone = write_clip(tmp_path / "phone.mp4", width=64, height=36, rotation=90, sample_aspect_ratio=Fraction(1))
+    for size in ("72x128", "x128", "72"):
+        out = tmp_path / "phone_out.mp4"
+        assert run_cli(str(phone), "-o", str(out), "-y", "-q", "-m", "bicubic", "--size", size).exit_code == 0
+        b = decode_all(out)
+        assert (b["width"], b["height"], b["rotation"]) == (128, 72, 90), size
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].sample_aspect_ratio in (None, 1), size
     rgba = np.concatenate([a["first_rgb"], np.full((48, 64, 1), 77, np.uint8)], axis=-1)
     write_image(tmp_path / "alpha.png", rgba)
     assert run_cli(str(tmp_path / "alpha.png"), "-o", str(tmp_path / "big.png"), "-q", "--size", "1080p").exit_code == 0

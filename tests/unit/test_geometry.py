@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from vsr.config import PipelineConfig
 from vsr.errors import ConfigError
-from vsr.io.geometry import check_geometry, model_scale_for, output_sar, output_size, parse_size
+from vsr.io.geometry import check_geometry, model_scale_for, output_sar, output_size, parse_size, quarter_turned
 from vsr.ops.resize import resize_to
 from vsr.pipeline.upscale import plan_output
 
@@ -37,6 +37,23 @@ def test_a_missing_side_keeps_the_aspect_rounded_to_even() -> None:
     assert output_size(63, 47, 2, outscale=3) == (189, 141)  # whole: kept, odd or not (as -s 3)
     assert output_size(640, 360, 4) == (2560, 1440)  # neither: the model's scale
     assert output_size(63, 47, 2, "101x77") == (101, 77)  # given sides are kept as given
+
+
+def test_a_size_is_of_the_picture_as_shown_and_a_named_height_is_its_short_side() -> None:
+    # a phone's portrait video is stored 1920x1080 and shown a quarter turn round: 1080x1920. A size
+    # is what the user sees (as ffmpeg sizes after its autorotate), and comes back as stored; the
+    # stored sides were taken for the shown ones, and 1080x1920 squeezed the picture to 9:16 twice
+    assert [quarter_turned(r) for r in (90, -90, 270, 180, 0, None)] == [True, True, True, False, False, False]
+    assert output_size(1920, 1080, 2, "1080x1920", turned=True) == (1920, 1080)
+    assert output_size(960, 540, 2, "x1920", turned=True) == (1920, 1080)
+    assert output_size(960, 540, 2, "1440", turned=True) == (2560, 1440)  # 1440 wide as shown
+    # "1080p" is the short side, as a phone calls its portrait recording 1080p: stored upright too
+    assert output_size(960, 540, 2, "1080p", turned=True) == (1920, 1080)
+    assert output_size(540, 960, 2, "1080p") == (1080, 1920)
+    assert output_size(1280, 720, 2, "1080p") == output_size(1280, 720, 2, "1080p", turned=False) == (1920, 1080)
+    assert output_size(960, 540, 2, outscale=1.5, turned=True) == (1440, 810)  # a factor is a factor
+    config = replace(PipelineConfig(), encode=replace(PipelineConfig().encode, size="x1920"))
+    assert plan_output(config, 960, 540, rotation=-90)[1] == (1920, 1080)
 
 
 def test_geometry_errors() -> None:

@@ -54,26 +54,40 @@ def _even(x: float) -> int:
     return max(2, 2 * round(x / 2))
 
 
-def output_size(width: int, height: int, scale: int, size: str = "", outscale: float = 0.0) -> tuple[int, int]:
-    """The output's ``(width, height)`` for a ``width x height`` input: the model's ``scale`` unless
-    ``size`` or ``outscale`` says otherwise (a computed side that is not whole is rounded to even,
-    for 4:2:0)."""
+def output_size(width: int, height: int, scale: int, size: str = "", outscale: float = 0.0,
+                turned: bool = False) -> tuple[int, int]:
+    """The output's stored ``(width, height)`` for a ``width x height`` input: the model's ``scale``
+    unless ``size`` or ``outscale`` says otherwise (a computed side that is not whole is rounded to
+    even, for 4:2:0). ``size`` is of the picture as shown: ``turned``, the input is stored on its
+    side and shown a quarter turn round (a phone's portrait video), so its sides are swapped, as
+    ffmpeg sizes it after its autorotate; and a named height (``1080p``) is the short side, as a
+    phone calls its portrait recording 1080p (1080x1920)."""
     check_geometry(size, outscale)
     if outscale:  # whole products are kept (63 x 3 = 189, as -s 3 gives); others rounded to even
         w, h = (round(x * outscale) if abs(x * outscale - round(x * outscale)) < 1e-6 else _even(x * outscale)
                 for x in (width, height))
     elif size:
+        shown_w, shown_h = (height, width) if turned else (width, height)
         w, h = parse_size(size)
+        if size.strip().lower() in HEIGHTS and shown_h > shown_w:  # a portrait picture's "1080p"
+            w, h = h, 0
         if not w:
-            w = _even(h * width / height)
+            w = _even(h * shown_w / shown_h)
         elif not h:
-            h = _even(w * height / width)
+            h = _even(w * shown_h / shown_w)
+        if turned:
+            w, h = h, w
     else:
         w, h = width * scale, height * scale
     if w > MAX_SIDE or h > MAX_SIDE or (w + 128) * (h + 128) >= MAX_AREA:
         raise ConfigError(f"the output would be {w}x{h}; at most {MAX_SIDE} pixels a side and "
                           f"{MAX_AREA // 10**6 - 1} megapixels (FFmpeg's frame limit)")
     return w, h
+
+
+def quarter_turned(rotation: float | None) -> bool:
+    """Whether a picture shown ``rotation`` degrees round (its display matrix) is shown on its side."""
+    return round((rotation or 0) / 90) % 2 == 1
 
 
 def model_scale_for(width: int, height: int, out_width: int, out_height: int,
@@ -97,4 +111,5 @@ def output_sar(sar: Fraction | None, width: int, height: int, out_width: int, ou
     return sar if abs(change - 1) < Fraction(1, 100) else sar * change
 
 
-__all__ = ["HEIGHTS", "OUTSCALE_HELP", "SIZE_HELP", "check_geometry", "model_scale_for", "output_sar", "output_size", "parse_size"]
+__all__ = ["HEIGHTS", "OUTSCALE_HELP", "SIZE_HELP", "check_geometry", "model_scale_for", "output_sar", "output_size", "parse_size",
+           "quarter_turned"]

@@ -35,7 +35,7 @@ import numpy as np
 from vsr.config import PipelineConfig
 from vsr.engine.engine import Engine
 from vsr.errors import Interrupted, InvalidInputError, OutputError, VsrError
-from vsr.io.geometry import output_size
+from vsr.io.geometry import output_size, quarter_turned
 from vsr.io.live import PROBE_SECONDS, Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
@@ -487,7 +487,7 @@ class StreamJob:
             reopen = lambda: open_live_input(self.input, self.live, threads, deinterlace)  # noqa: E731
         try:
             if settle:
-                self.config, _ = plan_output(self.config, media.info.width, media.info.height)
+                self.config, _ = plan_output(self.config, media.info.width, media.info.height, media.info.rotation)
             if self.engine is None:
                 config = for_source(self.config, media.info.codec, media.jpeg_quality())
                 if settle or config.model != self.config.model:
@@ -541,7 +541,8 @@ class StreamJob:
             ec, info = self.config.encode, media.info
             return MediaOutput(out.url, media, engine.scale, opts, format=out.format,
                                options=dict(out.options), container_options=dict(out.container_options),
-                               size=output_size(info.width, info.height, engine.scale, ec.size, ec.outscale))
+                               size=output_size(info.width, info.height, engine.scale, ec.size, ec.outscale,
+                                                quarter_turned(info.rotation)))
         except OutputError:
             raise
         except VsrError as e:

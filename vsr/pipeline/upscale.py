@@ -25,7 +25,7 @@ from vsr.engine.engine import Engine
 from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupted, InvalidInputError,
                         OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
-from vsr.io.geometry import model_scale_for, output_size
+from vsr.io.geometry import model_scale_for, output_size, quarter_turned
 from vsr.io.image import (IMAGE_SUFFIXES, READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
                           read_picture, undecodable, write_image, written_name)
 from vsr.io.media import ANIMATION_FORMATS, EncodeOptions, MediaInput, MediaOutput
@@ -161,22 +161,24 @@ def for_source(config: PipelineConfig, decoder: str = "", jpeg_quality: int | No
     return config
 
 
-def plan_output(config: PipelineConfig, width: int, height: int) -> tuple[PipelineConfig, tuple[int, int]]:
-    """The output size for a ``width x height`` input, and the config with the model's scale
-    settled: ``model.scale = 0`` takes the smallest the model has that reaches ``encode.size`` or
-    ``encode.outscale`` (x2 up to 2x, else x4; a fixed-scale model's own), x2 without either;
-    ``-s 3`` with the default model is :func:`auto_x3`."""
+def plan_output(config: PipelineConfig, width: int, height: int,
+                rotation: float = 0.0) -> tuple[PipelineConfig, tuple[int, int]]:
+    """The output size for a ``width x height`` input shown ``rotation`` degrees round, and the
+    config with the model's scale settled: ``model.scale = 0`` takes the smallest the model has
+    that reaches ``encode.size`` or ``encode.outscale`` (x2 up to 2x, else x4; a fixed-scale
+    model's own), x2 without either; ``-s 3`` with the default model is :func:`auto_x3`."""
+    turned = quarter_turned(rotation)
     config = auto_x3(config)
     ec, mc = config.encode, config.model
     scale = mc.scale
     if scale == 0:
         scales = supported_scales(mc.name)
         if ec.size or ec.outscale:
-            scale = model_scale_for(width, height, *output_size(width, height, 1, ec.size, ec.outscale), scales)
+            scale = model_scale_for(width, height, *output_size(width, height, 1, ec.size, ec.outscale, turned), scales)
         else:
             scale = 2 if 2 in scales else scales[0]
         config = replace(config, model=replace(mc, scale=scale))
-    return config, output_size(width, height, scale, ec.size, ec.outscale)
+    return config, output_size(width, height, scale, ec.size, ec.outscale, turned)
 
 
 def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeOptions:
@@ -305,7 +307,7 @@ class UpscaleJob:
                            span=self.span)
         target = None
         try:
-            self.config, size = plan_output(self.config, media.info.width, media.info.height)
+            self.config, size = plan_output(self.config, media.info.width, media.info.height, media.info.rotation)
             self.config = for_source(self.config, media.info.codec, media.jpeg_quality())
             model, engine = build_engine(self.config)
             target = (AtomicSequence if sequence else AtomicOutput)(
