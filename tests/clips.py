@@ -202,10 +202,12 @@ def write_audio(out: av.container.OutputContainer, a: av.AudioStream) -> None:
         out.mux(packet)
 
 
-def write_late_audio(path: Path, audio_from: float | None, seconds: int = 12) -> Path:
+def write_late_audio(path: Path, audio_from: float | None, seconds: int = 12,
+                     silent: tuple[float, float] | None = None) -> Path:
     """An MPEG-TS of ``seconds`` of video with an MP2 audio stream whose first packet is at
     ``audio_from`` seconds (a capture whose sound starts late), interleaved by time as a muxer
-    writes it; ``None``: an audio stream with no packets at all (a broadcast's silent PID)."""
+    writes it; ``None``: an audio stream with no packets at all (a broadcast's silent PID).
+    ``silent``: seconds (from, to) with no audio packets (sound that stopped a while)."""
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 32, 24, "yuv420p"
@@ -219,7 +221,8 @@ def write_late_audio(path: Path, audio_from: float | None, seconds: int = 12) ->
             for packet in v.encode(frame):
                 out.mux(packet)
             while audio_from is not None and n * 1152 < (i + 1) * 48000 / 25:
-                if n * 1152 >= audio_from * 48000:
+                gap = silent is not None and silent[0] * 48000 <= n * 1152 < silent[1] * 48000
+                if n * 1152 >= audio_from * 48000 and not gap:
                     af = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
                     af.sample_rate, af.pts = 48000, n * 1152
                     for packet in a.encode(af):

@@ -384,25 +384,49 @@ def test_recordings_put_end_to_end_play_on_one_clock(tmp_path) -> None:
     # the start half-way. The copied audio went back in time with them and the muxer refused it
     # ("copying audio packet failed: Invalid argument"): no output at all
     parts = [write_late_audio(tmp_path / f"part{n}.ts", 0, seconds=2) for n in (1, 2)]
-    both = tmp_path / "both.ts"
-    both.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
-    out = tmp_path / "both.mp4"
-    result = run_cli(str(both), "-o", str(out), "-m", "bicubic", "-q")
-    assert result.exit_code == 0, result.stderr
-    assert "the input's timestamps jump back or ahead 1 time(s)" in result.stderr
+    later = tmp_path / "later.ts"  # the second part on a clock 100 s on (a restarted capture's)
+    with av.open(str(parts[1])) as src, av.open(str(later), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for p in src.demux():
+            if p.dts is not None:
+                p.pts, p.dts, p.stream = p.pts + 9_000_000, p.dts + 9_000_000, streams[p.stream.index]
+                dst.mux(p)
+    for second in parts[1], later:  # the clock goes back, or 98 s ahead
+        both = tmp_path / "both.ts"
+        both.write_bytes(parts[0].read_bytes() + second.read_bytes())
+        out = tmp_path / "both.mp4"
+        result = run_cli(str(both), "-o", str(out), "-m", "bicubic", "-q", "-y")
+        assert result.exit_code == 0, result.stderr
+        assert "the input's timestamps jump back or ahead 1 time(s)" in result.stderr
+        assert "truncated" not in result.stderr  # (the file's span is not the joined clock's)
+        with av.open(str(out)) as c:
+            video = [f.pts * f.time_base for f in c.decode(video=0)]
+        with av.open(str(out)) as c:
+            audio = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
+        # every frame, on one clock: a frame apart, and across the join a frame and at most a packet
+        # of audio (the second part is put after the stream that reaches the join first, here the
+        # audio, so its sound and pictures stay together)
+        gaps = [float(b - a) for a, b in zip(video, video[1:])]
+        assert len(video) == 100 and gaps[:49] + gaps[50:] == pytest.approx([0.04] * 98, abs=0.002)
+        assert 0.038 <= gaps[49] <= 0.04 + 1152 / 48000
+        part_audio = 2 * 48000 // 1152 + 1
+        assert 2 * part_audio - 2 <= len(audio) <= 2 * part_audio  # (a packet or two at the join left out)
+        assert all(b > a for a, b in zip(audio, audio[1:])) and float(audio[-1]) == pytest.approx(4, abs=0.05)
+
+
+def test_sound_that_stops_a_while_is_a_gap_not_a_jump(tmp_path) -> None:
+    # 15 s without an audio packet while the pictures go on: the audio's next packet is 15 s on,
+    # and so are the pictures, so nothing jumped (joining it up would put the sound 15 s early)
+    src = write_late_audio(tmp_path / "gap.ts", 0, seconds=20, silent=(3, 18))
+    out = tmp_path / "gap.mkv"
+    result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    with av.open(str(src)) as c:
+        before = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
     with av.open(str(out)) as c:
-        video = [f.pts * f.time_base for f in c.decode(video=0)]
-    with av.open(str(out)) as c:
-        audio = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
-    # every frame, on one clock: a frame apart, and across the join a frame and at most a packet of
-    # audio (the second part is put after the stream that reaches the join first, here the audio,
-    # so its sound and pictures stay together)
-    gaps = [float(b - a) for a, b in zip(video, video[1:])]
-    assert len(video) == 100 and gaps[:49] + gaps[50:] == pytest.approx([0.04] * 98, abs=0.002)
-    assert 0.038 <= gaps[49] <= 0.04 + 1152 / 48000
-    part_audio = 2 * 48000 // 1152 + 1
-    assert 2 * part_audio - 2 <= len(audio) <= 2 * part_audio  # (a packet or two overlapping the join left out)
-    assert all(b > a for a, b in zip(audio, audio[1:])) and float(audio[-1]) == pytest.approx(4, abs=0.05)
+        after = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
+    assert len(after) == len(before) and [float(t - after[0]) for t in after] == pytest.approx(
+        [float(t - before[0]) for t in before], abs=0.002)
 
 
 def test_two_subtitle_cues_starting_together_are_both_kept(tmp_path) -> None:

@@ -584,12 +584,14 @@ class MediaInput:
     def _join(self, packet: av.Packet) -> None:
         """Join up a jump in the timestamps of a format that has them (MPEG-TS, MPEG-PS, FLV: two
         recordings put end to end with cat, an encoder restarted mid-broadcast), as ffmpeg does:
-        where an audio or video packet is decoded more than 10 s from where its stream's last one
-        ended, or more than 0.1 s before the last one was, the timestamps from there on are shifted
-        to carry on where that stream left off, and every other stream takes the same shift when
-        it reaches the jump (its last packets before it may still come after the first ones of
-        another stream after it), so the part after keeps its own sync. Unjoined, the copied audio
-        went back in time and the run failed, and the frames were squashed onto consecutive ticks."""
+        where an audio or video packet is decoded more than 0.1 s before its stream's last one was,
+        or more than 10 s after that one ended while no other stream has got that far (else this
+        stream had a gap: sound that stopped while the pictures went on), the timestamps from there
+        on are shifted to carry on where that stream left off, and every other stream takes the
+        same shift when it reaches the jump (its last packets before it may still come after the
+        first ones of another stream after it), so the part after keeps its own sync. Unjoined, the
+        copied audio went back in time and the run failed, and the frames were squashed onto
+        consecutive ticks."""
         ts = packet.dts if packet.dts is not None else packet.pts
         if ts is None or not packet.time_base:
             return
@@ -601,7 +603,12 @@ class MediaInput:
             due, reached = self._due[index]
 
             def jumps(at: Fraction) -> bool:
-                return abs(at - due) > 10 or at + Fraction(1, 10) < reached
+                if at + Fraction(1, 10) < reached:
+                    return True
+                # 10 s ahead: the clock jumped, unless the other streams are there already (this
+                # one had a gap: sound that stopped while the pictures went on)
+                others = [r for i, (_, r) in self._due.items() if i != index]
+                return at - due > 10 and not (others and max(others) > at - 10)
             if jumps(t):
                 if shift != self._joined and not jumps(ts * tb + self._joined):
                     shift = self._joined  # the jump another stream has reached already
@@ -791,7 +798,7 @@ class MediaInput:
         every variable-frame-rate clip). A cut stream lacks its head (no keyframe before the cut), a
         truncated file its tail."""
         info, s = self.info, self.video
-        if self.cut is not None or not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
+        if self.cut is not None or self.report.joins or not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
             return []
         if s.frames:  # (which counts the samples an edit list leaves out)
             if self._index + self.report.discarded < info.frames * 0.95 - 1:
