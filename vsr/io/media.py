@@ -47,8 +47,8 @@ from vsr.io.hdr import HdrMetadata, encoder_params, merge_params, read_hdr
 from vsr.io.image import (FRAME_NUMBER, IMAGE_SUFFIXES, animation_plays, has_alpha, image_codec, jpeg_quality,
                           numbered_files)
 from vsr.io.refusal import encoder_settings
-from vsr.io.span import Span, clock
 from vsr.io.refusal import explain as explain_refusal
+from vsr.io.span import Span, clock
 
 log = logging.getLogger("vsr.io")
 
@@ -302,18 +302,16 @@ class MediaInput:
                 f"cannot read {self.url}: not a video FFmpeg can open, or damaged beyond reading "
                 f"({_ffmpeg_reason(e)})"
             ) from None
-        options = dict(options or {})
+        self._open_as = (format, dict(options or {}), timeout)  # to read again (caption_track, seeks)
+        self._threads = threads
         if not live and not is_url(self.url) and _unprobed(self.container) and not (
-                {"analyzeduration", "probesize"} & set(options)):
+                {"analyzeduration", "probesize"} & set(self._open_as[1])):
             # an audio stream whose parameters FFmpeg found no packet for in its first 5 s / 5 MB (a
             # capture whose audio starts late, or stores it late): probed again further in, as one
             # would ask ffmpeg with -analyzeduration/-probesize
-            options.update(LONG_PROBE)
-            self.container.close()
-            self.container = av.open(self.url, "r", format=format, options=options, timeout=timeout)
+            self._open_as[1].update(LONG_PROBE)
+            self._reopen()
         self.open_seconds = time.perf_counter() - t_open  # waiting for a sender, then probing
-        self._open_as = (format, options)  # to read one stream again (caption_track)
-        self._threads = threads
         try:
             self._choose_streams(threads)
             self.alpha_stored = self.alpha_used = self.want_alpha = False
@@ -397,6 +395,12 @@ class MediaInput:
                           or (s.type == "video" and s.disposition & av.stream.Disposition.attached_pic)]
         self._streams = [self.video, *self.passthrough]
 
+    def _reopen(self) -> None:
+        """Open the input again, from its beginning, as it was opened."""
+        self.container.close()
+        format, options, timeout = self._open_as
+        self.container = av.open(self.url, "r", format=format, options=options, timeout=timeout)
+
     def _begin(self, seek: Fraction | None) -> DecodedFrame:
         """Start reading (from ``seek`` seconds on the input's clock: the keyframe at or before it)
         and decode up to the first frame to upscale."""
@@ -444,8 +448,7 @@ class MediaInput:
             try:
                 first = self._begin(seek)
             except av.FFmpegError:  # no seeking (raw H.264), where trying may have read to the end
-                self.container.close()
-                self.container = av.open(self.url, "r", format=self._open_as[0], options=self._open_as[1])
+                self._reopen()
                 self._choose_streams(self._threads)
                 self.report = InputReport(warnings=list(said))
                 return self._begin(None)
@@ -728,7 +731,7 @@ class MediaInput:
         from a second opening of the file with every other stream left unread (MOV/MP4 then read
         only its samples: a few bytes a frame), as ``(start, duration, cc_data)`` in seconds on
         the video's clock."""
-        format, options = self._open_as
+        format, options, _ = self._open_as
         out: list[tuple[float, float | None, bytes]] = []
         with av.open(self.url, "r", format=format, options=options) as c:
             s = c.streams[index]
@@ -749,7 +752,7 @@ class MediaInput:
         None for other codecs, and for live, piped and network inputs (which cannot be read twice)."""
         if self.info.codec != "mjpeg" or self.live or is_url(self.url):
             return None
-        format, options = self._open_as
+        format, options, _ = self._open_as
         try:
             with av.open(self.url, "r", format=format, options=options) as c:
                 for p in c.demux(c.streams[self.video.index]):
