@@ -779,6 +779,35 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         assert "icc_profile" not in im.info
 
 
+def test_a_photos_exif_is_kept_upright_at_its_new_size(tmp_path) -> None:
+    # when it was taken, the camera, the exposure: photo libraries sort and search by them, and every
+    # upscale lost them (FFmpeg reads the orientation out of EXIF and drops the rest)
+    image = pytest.importorskip("PIL.Image")
+    exif = image.Exif()
+    exif[0x0112] = 6  # shown a quarter turn clockwise: the upscale is written upright
+    exif[0x010F] = "TestCam"
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003], sub[0xA002], sub[0xA003] = "2024:05:06 07:08:09", 40, 30
+    pixels = np.random.default_rng(2).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=90)
+    for suffix in (".jpg", ".png", ".webp"):
+        out = tmp_path / f"photo_x2{suffix}"
+        result = run_cli(str(tmp_path / "photo.jpg"), "-o", str(out), "-m", "bicubic", "-q")
+        assert result.exit_code == 0 and result.stderr == "", result.stderr
+        with image.open(out) as im:
+            got = im.getexif()
+            assert im.size == (60, 80)  # upright
+            assert (got[0x0112], got[0x010F]) == (1, "TestCam")
+            assert dict(got.get_ifd(0x8769)) == {0x9003: "2024:05:06 07:08:09", 0xA002: 60, 0xA003: 80}
+        assert read_image(out).shape == (80, 60, 3)  # and FFmpeg reads it upright too
+    result = run_cli(str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "photo.tif"), "-m", "bicubic")
+    assert "the input's EXIF (when and how it was taken) is not written into .tif" in result.stderr
+    image.fromarray(pixels).save(tmp_path / "plain.jpg")  # none: none added
+    assert run_cli(str(tmp_path / "plain.jpg"), "-o", str(tmp_path / "plain.png"), "-q").exit_code == 0
+    with image.open(tmp_path / "plain.png") as im:
+        assert not im.getexif()
+
+
 def _png_cicp(path: Path) -> tuple[int, ...] | None:
     """A PNG's cICP chunk (primaries, transfer, matrix, full range), or None."""
     data = path.read_bytes()

@@ -86,58 +86,74 @@ def _webp_chunk(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
 
+def webp_with(data: bytes, kind: bytes, payload: bytes, size: tuple[int, int] | None = None,
+              alpha: bool = False) -> bytes | None:
+    """A WebP file's bytes with its ``kind`` chunk (``ICCP`` or ``EXIF``) set to ``payload``, in the
+    extended format's order (the profile right after the header, EXIF after the picture), or None
+    where a simple WebP cannot be extended: that needs the picture's ``size`` and ``alpha``."""
+    flag = {b"ICCP": 0x20, b"EXIF": 0x08}[kind]
+    chunks = [c for c in _webp_chunks(data) if c[0] != kind]
+    if chunks and chunks[0][0] == b"VP8X":
+        head, rest = bytes([chunks[0][1][0] | flag]) + chunks[0][1][1:], chunks[1:]
+    elif size is not None:
+        w, h = size
+        head = bytes([flag | (0x10 if alpha else 0), 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+        rest = chunks
+    else:
+        return None
+    ours = _webp_chunk(kind, payload)
+    others = b"".join(_webp_chunk(k, p) for k, p in rest)
+    body = _webp_chunk(b"VP8X", head) + (ours + others if kind == b"ICCP" else others + ours)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def png_with(data: bytes, kind: bytes, body: bytes, replaces: tuple[bytes, ...] = ()) -> bytes | None:
+    """A PNG file's bytes with a ``kind`` chunk of ``body`` right after its header (before PLTE and
+    IDAT, where ``iCCP`` and ``eXIf`` belong), in place of any ``kind`` or ``replaces`` chunks."""
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    out, placed = [data[:len(_PNG)]], False
+    for k, _, start, end in _png_chunks(data):
+        if k == kind or k in replaces:
+            continue
+        out.append(data[start:end])
+        if k == b"IHDR" and not placed:
+            out.append(chunk)
+            placed = True
+    return b"".join(out) if placed else None
+
+
+def jpeg_with(data: bytes, segments: bytes) -> bytes:
+    """A JPEG file's bytes with ``segments`` (whole APPn segments) after its JFIF APP0, where
+    readers look for them."""
+    at = 2
+    for marker, _, _, end in _jpeg_segments(data):
+        if marker != 0xE0:
+            break
+        at = end
+    return data[:at] + segments + data[at:]
+
+
 def write_icc(path: str | Path, profile: bytes, size: tuple[int, int] | None = None, alpha: bool = False) -> bool:
     """Embed ``profile`` into the PNG, JPEG or WebP file at ``path`` (rewritten in place); False for
     any other format, which is left as it is. A simple WebP becomes an extended one, which needs the
     picture's ``size`` (width, height) and whether it has ``alpha``."""
     path = Path(path)
     data = path.read_bytes()
+    out: bytes | None = None
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        chunks = [c for c in _webp_chunks(data) if c[0] != b"ICCP"]
-        if chunks and chunks[0][0] == b"VP8X":
-            head = bytes([chunks[0][1][0] | 0x20]) + chunks[0][1][1:]
-        elif size is not None:
-            w, h = size
-            head = bytes([0x20 | (0x10 if alpha else 0), 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
-            chunks.insert(0, (b"VP8X", b""))
-        else:
-            return False
-        body = _webp_chunk(b"VP8X", head) + _webp_chunk(b"ICCP", profile)
-        body += b"".join(_webp_chunk(kind, payload) for kind, payload in chunks[1:])
-        path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body)
-        return True
-    if data.startswith(_PNG):
-        body = b"ICC profile\x00\x00" + zlib.compress(profile, 9)
-        chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
-        out, placed = [data[:len(_PNG)]], False
-        for kind, _, start, end in _png_chunks(data):
-            if kind in _PNG_COLOUR:
-                continue
-            out.append(data[start:end])
-            if kind == b"IHDR" and not placed:  # iCCP goes before PLTE and IDAT
-                out.append(chunk)
-                placed = True
-        path.write_bytes(b"".join(out))
-        return placed
-    if data.startswith(b"\xff\xd8"):
+        out = webp_with(data, b"ICCP", profile, size, alpha)
+    elif data.startswith(_PNG):
+        out = png_with(data, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(profile, 9), _PNG_COLOUR)
+    elif data.startswith(b"\xff\xd8"):
         pieces = [profile[i:i + _JPEG_CHUNK] for i in range(0, len(profile), _JPEG_CHUNK)] or [b""]
-        if len(pieces) > 255:
-            return False
-        app2 = b"".join(
-            b"\xff\xe2" + struct.pack(">H", 2 + len(_JPEG_ICC) + 2 + len(p)) + _JPEG_ICC + bytes([i + 1, len(pieces)]) + p
-            for i, p in enumerate(pieces)
-        )
-        at = 2
-        for marker, _, _, end in _jpeg_segments(data):
-            if marker != 0xE0:  # after JFIF's APP0, where readers look for it
-                break
-            at = end
-        path.write_bytes(data[:at] + app2 + data[at:])
-        return True
-    return False
-
-
-__all__ = ["icc_space", "read_icc", "write_icc"]
+        if len(pieces) <= 255:
+            out = jpeg_with(data, b"".join(
+                b"\xff\xe2" + struct.pack(">H", 2 + len(_JPEG_ICC) + 2 + len(p)) + _JPEG_ICC + bytes([i + 1, len(pieces)]) + p
+                for i, p in enumerate(pieces)))
+    if out is None:
+        return False
+    path.write_bytes(out)
+    return True
 
 
 # -- profiles for colour tags ---------------------------------------------------------------------
@@ -230,3 +246,6 @@ def profile_for(primaries: int | None, trc: int | None) -> bytes | None:
         struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8 + 4) + \
         b"".join(_s15(v) for v in _D50) + bytes(4 + 16 + 28)
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+__all__ = ["icc_space", "jpeg_with", "png_with", "profile_for", "read_icc", "webp_with", "write_icc"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.color import unlike_srgb
+from vsr.io.exif import read_exif, write_exif
 from vsr.io.icc import icc_space, profile_for, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
@@ -174,6 +175,7 @@ class Picture:
     # HEIF's nclx, PNG's cICP or sRGB chunks), as ISO/IEC 23091-2 code points; None where it says none
     primaries: int | None = None
     trc: int | None = None
+    exif: bytes | None = None  # the photo's EXIF (date taken, camera...), to write back (vsr.io.exif)
 
 
 def _code(value: int | None) -> int | None:
@@ -214,7 +216,7 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
         array = np.rot90(array, turns)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
     return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path), jpeg_quality(path),
-                   _code(frame.color_primaries), _code(frame.color_trc))
+                   _code(frame.color_primaries), _code(frame.color_trc), read_exif(path))
 
 
 # libjpeg's luminance quantisation table at quality 50 (ITU T.81 Annex K), whose scaled copies its
@@ -274,6 +276,7 @@ def _read_heif(path: Path) -> Picture:
         pixels = np.asarray(heif)
         icc = heif.info.get("icc_profile") or None
         nclx = heif.info.get("nclx_profile") or {}
+        exif = heif.info.get("exif") or None
     except (ValueError, RuntimeError, OSError) as e:
         raise InvalidInputError(f"cannot decode image {path}: damaged, or not a HEIF photo ({e})") from None
     deep = pixels.dtype == np.uint16
@@ -285,7 +288,8 @@ def _read_heif(path: Path) -> Picture:
         array = np.concatenate([array[..., :1]] * 3 + ([array[..., 1:]] if array.shape[2] == 2 else []), axis=-1)
     alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 and array[..., 3].min() < 1 else None
     return Picture(np.ascontiguousarray(array[..., :3]), alpha, deep, gray, bytes(icc) if icc else None,
-                   primaries=_code(nclx.get("color_primaries")), trc=_code(nclx.get("transfer_characteristics")))
+                   primaries=_code(nclx.get("color_primaries")), trc=_code(nclx.get("transfer_characteristics")),
+                   exif=bytes(exif) if exif else None)
 
 
 def _first_frames(container: av.container.InputContainer, streams: list) -> list[av.VideoFrame]:
@@ -351,14 +355,16 @@ def _packed(pixels: np.ndarray, pix_fmt: str) -> av.VideoFrame:
 
 
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int = 95,
-                icc: bytes | None = None, primaries: int | None = None, trc: int | None = None) -> list[str]:
+                icc: bytes | None = None, primaries: int | None = None, trc: int | None = None,
+                exif: bytes | None = None) -> list[str]:
     """Encode ``pixels`` to ``path``, format by suffix. ``pixels`` is ``(H,W,C)`` uint8 or uint16
     (16 bit per channel, kept where the format has it: PNG, TIFF) with C = 3 (RGB), 4 (RGBA),
     1 (gray) or 2 (gray + alpha); gray stays gray where the format has it. ``icc``: the colour
     profile the pixels are in, embedded where the format and the pixels' kind allow; without one,
     ``primaries`` and ``trc`` (:attr:`Picture.primaries`) are written where the format has tags for
-    them: PNG (cICP, cHRM, gAMA or sRGB chunks, by FFmpeg's encoder) and AVIF (nclx). Returns what
-    could not be kept (e.g. alpha in a JPEG), for the caller to say."""
+    them: PNG (cICP, cHRM, gAMA or sRGB chunks, by FFmpeg's encoder) and AVIF (nclx). ``exif``:
+    the photo's EXIF, written upright at the new size where the format holds it (JPEG, PNG, WebP;
+    :mod:`vsr.io.exif`). Returns what could not be kept (e.g. alpha in a JPEG), for the caller to say."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in READ_ONLY:
@@ -447,4 +453,7 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray, quality: int =
         elif not write_icc(path, icc, size=(w, h), alpha=alpha):
             lost.append(f"{suffix} is not written with the input's ICC colour profile: colours are shown as "
                         f"sRGB (write .png, .jpg or .webp to keep it)")
+    if exif and not write_exif(path, exif, (w, h), alpha):
+        lost.append(f"the input's EXIF (when and how it was taken) is not written into {suffix} "
+                    f"(write .jpg, .png or .webp to keep it)")
     return lost

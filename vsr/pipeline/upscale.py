@@ -433,7 +433,7 @@ class UpscaleJob:
                 resampler = load_model("bicubic", model.scale).module
                 planes.append(resize_to(resampler(a).clamp(0, 1), out_h, out_w)[0].to(planes[0].device))
             lost = write_image(target.tmp.with_suffix(target.tmp.suffix), _quantised(planes, picture.deep),
-                               icc=picture.icc, primaries=picture.primaries, trc=picture.trc)
+                               icc=picture.icc, primaries=picture.primaries, trc=picture.trc, exif=picture.exif)
             seconds = time.perf_counter() - t0
             target.commit()
         except BaseException:
