@@ -171,6 +171,7 @@ def test_an_image_sequence_is_cut_on_its_frame_rate(tmp_path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--start", "5"], "has no video frame from --start 5 s on: its video ends at 3.96 s"),
     (["--start", "1:00:00"], "has no video frame from --start 1:00:00 on"),
+    (["--start", "1.5", "--duration", "0.01"], "has no video frame from 1.5 s to 1.51 s (the next is at 1.52 s)"),
     (["--start", "-1"], "--start: bad time '-1'"),
     (["--start", "1:75"], "--start: bad time '1:75'"),
     (["--duration", "0"], "--duration must be more than 0"),

@@ -457,8 +457,12 @@ class MediaInput:
             if self._decoded_from is not None and self._decoded_from <= at:
                 break
         if first is None:
+            start, end = clock(at - self.origin), self.cut[1]
+            if end is not None and self._decoded_to is not None and self._decoded_to >= end:  # a part between frames
+                raise InvalidInputError(f"{self.url} has no video frame from {start} to {clock(end - self.origin)} "
+                                        f"(the next is at {clock(self._decoded_to - self.origin)})")
             ends = "" if self._decoded_to is None else f": its video ends at {clock(self._decoded_to - self.origin)}"
-            raise InvalidInputError(f"{self.url} has no video frame from --start {clock(at - self.origin)} on{ends}")
+            raise InvalidInputError(f"{self.url} has no video frame from --start {start} on{ends}")
         return first
 
     def _prime(self) -> DecodedFrame:
