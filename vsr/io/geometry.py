@@ -111,5 +111,5 @@ def output_sar(sar: Fraction | None, width: int, height: int, out_width: int, ou
     return sar if abs(change - 1) < Fraction(1, 100) else sar * change
 
 
-__all__ = ["HEIGHTS", "OUTSCALE_HELP", "SIZE_HELP", "check_geometry", "model_scale_for", "output_sar", "output_size", "parse_size",
-           "quarter_turned"]
+__all__ = ["HEIGHTS", "OUTSCALE_HELP", "SIZE_HELP", "check_geometry", "model_scale_for", "output_sar", "output_size",
+           "parse_size", "quarter_turned"]

@@ -97,7 +97,8 @@ def webp_with(data: bytes, kind: bytes, payload: bytes, size: tuple[int, int] | 
         head, rest = bytes([chunks[0][1][0] | flag]) + chunks[0][1][1:], chunks[1:]
     elif size is not None:
         w, h = size
-        head = bytes([flag | (0x10 if alpha else 0), 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+        head = bytes([flag | (0x10 if alpha else 0), 0, 0, 0]) + (w - 1).to_bytes(3, "little") + \
+            (h - 1).to_bytes(3, "little")
         rest = chunks
     else:
         return None
@@ -148,8 +149,8 @@ def write_icc(path: str | Path, profile: bytes, size: tuple[int, int] | None = N
         pieces = [profile[i:i + _JPEG_CHUNK] for i in range(0, len(profile), _JPEG_CHUNK)] or [b""]
         if len(pieces) <= 255:
             out = jpeg_with(data, b"".join(
-                b"\xff\xe2" + struct.pack(">H", 2 + len(_JPEG_ICC) + 2 + len(p)) + _JPEG_ICC + bytes([i + 1, len(pieces)]) + p
-                for i, p in enumerate(pieces)))
+                b"\xff\xe2" + struct.pack(">H", 2 + len(_JPEG_ICC) + 2 + len(p)) + _JPEG_ICC
+                + bytes([i + 1, len(pieces)]) + p for i, p in enumerate(pieces)))
     if out is None:
         return False
     path.write_bytes(out)

@@ -805,7 +805,8 @@ class MediaInput:
         every variable-frame-rate clip). A cut stream lacks its head (no keyframe before the cut), a
         truncated file its tail."""
         info, s = self.info, self.video
-        if self.cut is not None or self.report.joins or not self._exhausted or self.report.demux_error or self._last_pts is None or self._first_pts is None:
+        if self.cut is not None or self.report.joins or not self._exhausted or self.report.demux_error \
+                or self._last_pts is None or self._first_pts is None:
             return []
         if s.frames:  # (which counts the samples an edit list leaves out)
             if self._index + self.report.discarded < info.frames * 0.95 - 1:

@@ -26,8 +26,8 @@ from vsr.errors import (ConfigError, EncoderError, InputNotFoundError, Interrupt
                         OutputError)
 from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size, quarter_turned
-from vsr.io.image import (IMAGE_SUFFIXES, READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern, read_only_reason,
-                          read_picture, undecodable, write_image, written_name)
+from vsr.io.image import (IMAGE_SUFFIXES, READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern,
+                          read_only_reason, read_picture, undecodable, write_image, written_name)
 from vsr.io.media import ANIMATION_FORMATS, EncodeOptions, MediaInput, MediaOutput
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.io.span import Span
