@@ -1318,6 +1318,26 @@ def test_a_folder_of_photos_into_a_folder_upscales_each_at_its_own_size(tmp_path
     assert not partials(tmp_path / "out2")
 
 
+def test_one_file_into_a_folder_is_written_there_under_its_own_name(tmp_path) -> None:
+    # as Real-ESRGAN's `-i photo.jpg -o results` and cp: it said "output 'results/' has no extension"
+    write_image(tmp_path / "photo.jpg", smooth_pattern(0, 40, 30))
+    clip = write_clip(tmp_path / "clip.mkv", frames=3)
+    (tmp_path / "results").mkdir()
+    for src, out, args, written in ((tmp_path / "photo.jpg", "results", [], "results/photo.jpg"),
+                                    (tmp_path / "photo.jpg", "results/", ["--ext", "png"], "results/photo.png"),
+                                    (clip, f"{tmp_path / 'made'}/", [], "made/clip.mkv")):  # made, as a batch's
+        result = run_cli(str(src), "-o", str(tmp_path / out) + ("/" if out.endswith("/") else ""),
+                         "-m", "bicubic", *args)
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr.strip().endswith(str(tmp_path / written))  # the summary names it
+        assert (tmp_path / written).exists()
+    assert read_image(tmp_path / "results" / "photo.png").shape == (60, 80, 3)
+    assert decode_all(tmp_path / "made" / "clip.mkv")["frames"] == 3
+    # its own folder: that would be the input itself
+    result = run_cli(str(tmp_path / "photo.jpg"), "-o", str(tmp_path), "-m", "bicubic", "-y")
+    assert result.exit_code == 1 and "is the input" in result.stderr
+
+
 def test_ext_writes_a_folders_outputs_in_one_format_as_real_esrgans(tmp_path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()

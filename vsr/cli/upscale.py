@@ -22,7 +22,7 @@ from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.io.image import is_sequence_pattern
 from vsr.io.span import Span
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
-from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, folder_contents, is_folder_job
+from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, folder_contents, is_folder, is_folder_job
 
 CONFIG_HELP = "TOML pipeline config (see configs/pipelines/); options given here override it."
 
@@ -262,7 +262,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         raise ConfigError("vsr upscale writes files (atomically, renamed when complete); to write to a pipe, "
                           "use vsr stream INPUT - (--format nut|mpegts|matroska)")
     folder_job = is_folder_job(input_path, output_path)
-    if Path(output_path).suffix == "" and not folder_job:
+    if Path(output_path).suffix == "" and not is_folder(output_path):
         hint = f"; or {output_path}/ for a folder of images" if Path(input_path).is_dir() else ""
         raise ConfigError(f"output {output_path!r} has no extension (e.g. .mp4, .mkv, .png{hint})")
     monitor = monitor_options(monitor_file, monitor_every, monitor_metric, monitor_budget)

@@ -28,7 +28,7 @@ from vsr.io.atomic import AtomicOutput, AtomicSequence
 from vsr.io.geometry import model_scale_for, output_size, quarter_turned
 from vsr.io.image import (IMAGE_SUFFIXES, READ_ONLY, is_animated_webp, is_image_path, is_sequence_pattern,
                           read_only_reason, read_picture, undecodable, write_image, written_name)
-from vsr.io.media import ANIMATION_FORMATS, EncodeOptions, MediaInput, MediaOutput
+from vsr.io.media import ANIMATION_FORMATS, EncodeOptions, MediaInput, MediaOutput, is_url
 from vsr.io.samples import is_sample, resolve_sample
 from vsr.io.span import Span
 from vsr.ops.resize import resize_to
@@ -71,11 +71,16 @@ class UpscaleResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def is_folder(output_path: str) -> bool:
+    """An output that names a folder: an existing one, or a name ending in ``/``."""
+    return Path(output_path).is_dir() or output_path.endswith(("/", os.sep))
+
+
 def is_folder_job(input_path: str, output_path: str) -> bool:
     """A folder into a folder (an existing one, or a name ending in ``/``): a batch of still images,
     each on its own (:meth:`UpscaleJob._run_folder`), not the frames of one video; or, in a folder
     without images, a batch of videos."""
-    return Path(input_path).is_dir() and (Path(output_path).is_dir() or output_path.endswith(("/", os.sep)))
+    return Path(input_path).is_dir() and is_folder(output_path)
 
 
 # what a folder's videos are known by (a batch upscales each into a file of the same name)
@@ -275,6 +280,13 @@ class UpscaleJob:
         """Run to the end. ``on_start(total_frames_estimate)``; ``on_frame(frames_done)``."""
         if is_folder_job(self.input_path, self.output_path):
             return self._run_folder(on_start, on_frame)
+        if is_folder(self.output_path) and not is_url(self.input_path):
+            # one file into a folder (as Real-ESRGAN's -o results, or cp): under its own name there
+            folder = Path(self.output_path)
+            if not folder.exists() and folder.parent.is_dir():
+                folder.mkdir()
+            self.output_path = str(folder / written_name(Path(self.input_path).name, ext=self.ext))
+            self.ext = None
         if self.ext:
             raise ConfigError(f"--ext sets the format of a folder's outputs; one output's own name says its "
                               f"format ({self.output_path})")
