@@ -43,6 +43,8 @@ class EncodeConfig:
     tune: str = ""
     gop: int = 0  # 0: encoder default
     size: str = ""  # output WxH, W, xH or 1080p... instead of the model's scale (resized after it)
+    audio: bool = True  # false: the input's audio is left out (ffmpeg's -an)
+    subtitles: bool = True  # false: its subtitles are left out (-sn); captions in the pictures stay
     outscale: float = 0.0  # output scale, any factor (0: the model's)
 
 

@@ -429,6 +429,20 @@ def test_sound_that_stops_a_while_is_a_gap_not_a_jump(tmp_path) -> None:
         [float(t - before[0]) for t in before], abs=0.002)
 
 
+def test_no_audio_and_no_subtitles_leave_those_tracks_out(tmp_path) -> None:
+    # ffmpeg's -an and -sn, for upscale and stream alike (and encode.audio / encode.subtitles)
+    src = write_clip(tmp_path / "in.mkv", frames=8, audio=True, subtitles=True)
+    assert decode_all(src)["streams"] == ["video", "audio", "subtitle"]
+    for args, streams in ((["--no-audio"], ["video", "subtitle"]), (["--no-subtitles"], ["video", "audio"]),
+                          (["--set", "encode.audio=false", "--no-subtitles"], ["video"])):
+        out = tmp_path / "out.mkv"
+        result = run_cli(str(src), "-o", str(out), "-m", "bicubic", "-q", "-y", *args)
+        assert result.exit_code == 0 and result.stderr == "", result.stderr
+        assert decode_all(out)["streams"] == streams and decode_all(out)["frames"] == 8, args
+    live = CliRunner().invoke(cli, ["stream", str(src), str(tmp_path / "live.mkv"), "-m", "bicubic", "-q", "--no-audio"])
+    assert live.exit_code == 0 and decode_all(tmp_path / "live.mkv")["streams"] == ["video", "subtitle"]
+
+
 def test_two_subtitle_cues_starting_together_are_both_kept(tmp_path) -> None:
     # two lines of dialogue from one moment: a packet at its stream's last time is copied (only
     # one before it is left out, and audio at the same time)

@@ -57,6 +57,8 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--monitor-metric", type=click.Choice(PERCEPTUAL), default=None, help=MONITOR_METRIC_HELP)
 @click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
 @click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
+@click.option("--no-audio", "no_audio", is_flag=True, help="Leave the input's audio out (ffmpeg's -an).")
+@click.option("--no-subtitles", "no_subtitles", is_flag=True, help="Leave its subtitle tracks out (-sn).")
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
@@ -66,7 +68,7 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, realtime: bool | None, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
-            monitor_budget: float | None, deinterlace: str | None,
+            monitor_budget: float | None, deinterlace: str | None, no_audio: bool, no_subtitles: bool,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -95,7 +97,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
         config_path,
         {"model.scale": scale, "model.name": model, "model.detail": detail, "runtime.device": device, "model.backend": backend,
          "model.precision": precision, "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
-         "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale},
+         "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale,
+         "encode.audio": False if no_audio else None, "encode.subtitles": False if no_subtitles else None},
         sets,
     )
     config = settle_geometry(config, scale)

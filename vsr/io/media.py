@@ -936,6 +936,8 @@ class EncodeOptions:
     tune: str = ""
     gop: int = 0
     low_latency: bool = False
+    audio: bool = True  # the input's audio streams copied (false: left out, as ffmpeg's -an)
+    subtitles: bool = True  # and its subtitle streams (-sn)
 
 
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
@@ -1567,7 +1569,8 @@ class MediaOutput:
             self._frame_fmt = with_alpha(pix_fmt) if self.alpha_pix_fmt else pix_fmt
             self._setup_video(info, opts, enc, color)
             self._covers: list[tuple[av.stream.Stream, bytes]] = []
-            self._setup_passthrough()
+            self._setup_passthrough({kind for kind, keep in (("audio", opts.audio), ("subtitle", opts.subtitles))
+                                     if not keep})
             # Open the encoder and the destination now (a URL connects here): a bad encoder option
             # or an unreachable output fails before any frame is decoded, not mid-run.
             self.container.start_encoding()
@@ -1659,7 +1662,9 @@ class MediaOutput:
         self.video = stream
         self._color = color
 
-    def _setup_passthrough(self) -> None:
+    def _setup_passthrough(self, left_out: set[str]) -> None:
+        """Map (or convert) every input stream beside the video, but those of the kinds in
+        ``left_out`` (``--no-audio``, ``--no-subtitles``)."""
         self._map: dict[int, av.stream.Stream] = {}
         self._track_cc: TrackCaptions | None = None  # a c608 track written into the pictures
         self._transcode: dict[int, AudioTranscoder | SubtitleTranscoder] = {}
@@ -1668,6 +1673,8 @@ class MediaOutput:
         if not ({video_codec.name, video_codec.canonical_name} & supported):
             supported = set()  # the muxer's list is incomplete (mpegts lists 8 codecs): don't trust it
         for s in self.source.passthrough:
+            if s.type in left_out:
+                continue
             codec = s.codec_context.codec if s.codec_context else getattr(s, "codec", None)
             names = {codec.name, codec.canonical_name} if codec is not None else set()
             data_codec = getattr(s, "name", None) if s.type == "data" else None  # PyAV's only word on it

@@ -190,7 +190,7 @@ def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeO
     ec = config.encode
     if not 0 <= ec.crf <= 63:
         raise ConfigError(f"crf must be in 0..63, got {ec.crf}")
-    return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency)
+    return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency, ec.audio, ec.subtitles)
 
 
 @torch.inference_mode()  # the engine's outputs are inference tensors: only there in place
