@@ -214,3 +214,9 @@ def test_a_cut_of_a_c608_master_keeps_the_captions_due_in_it(tmp_path) -> None:
     assert [text for text, _, _ in _caption_text(out)] == ["WORLD"]
     [(text, start, _)] = _text_track(out)
     assert text == "WORLD" and start == pytest.approx(0.2, abs=0.04)
+
+
+def test_the_summary_names_the_part(source, tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["upscale", str(source), "-o", str(tmp_path / "cut.mkv"), "-m", "bicubic",
+                                      "--start", "1.5", "--to", "2.5"])
+    assert result.exit_code == 0 and "vsr: 25 frames (from 1.5 s to 2.5 s) 64x48 -> 128x96" in result.stderr

@@ -149,15 +149,16 @@ DETAIL_HELP = ("0..1: blend the fidelity model (0: faithful, the highest PSNR) w
                "is 0.5 of it) or with -m compact-xN-fast-video (see README, Detail).")
 
 
-def summary(result: UpscaleResult) -> str:
+def summary(result: UpscaleResult, span: Span | None = None) -> str:
     if result.videos:  # a folder of videos, each into its own file
         return (f"vsr: {result.videos} video{'s' if result.videos != 1 else ''}, {result.frames} frames in "
                 f"{result.seconds:.2f} s ({result.fps:.2f} fps, {result.model} on {result.device}) -> {result.output}")
     if result.images:  # a folder of still images, each at its own size
         return (f"vsr: {result.frames} image{'s' if result.frames != 1 else ''} in {result.seconds:.2f} s "
                 f"({result.model} on {result.device}) -> {result.output}")
+    part = f" ({span.describe()})" if span is not None else ""
     return (
-        f"vsr: {result.frames} frame{'s' if result.frames != 1 else ''} "
+        f"vsr: {result.frames} frame{'s' if result.frames != 1 else ''}{part} "
         f"{result.width}x{result.height} -> {result.out_width}x{result.out_height} "
         f"in {result.seconds:.2f} s ({result.fps:.2f} fps, {result.model} on {result.device}) "
         f"-> {result.output}"
@@ -284,7 +285,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
     for warning in result.warnings:
         click.echo(f"vsr: warning: {warning}", err=True)
     if not quiet:
-        click.echo(summary(result), err=True)
+        click.echo(summary(result, span), err=True)
         if result.monitor:
             click.echo(f"vsr: {summary_line(result.monitor)}", err=True)
     if result.interrupted:
