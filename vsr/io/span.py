@@ -26,9 +26,8 @@ def parse_time(text: str, option: str = "--start") -> Fraction:
     m = _CLOCK.match(t)
     if m:
         hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), Fraction(m.group(3))
-        if m.group(1) is None or minutes < 60:
-            if seconds < 60:
-                return hours * 3600 + minutes * 60 + seconds
+        if (m.group(1) is None or minutes < 60) and seconds < 60:  # (minutes alone may run past 59)
+            return hours * 3600 + minutes * 60 + seconds
     m = _SECONDS.match(t)
     if m:
         return Fraction(m.group(1)) * _UNITS[m.group(2) or "s"]
