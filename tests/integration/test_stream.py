@@ -461,3 +461,36 @@ def test_an_hls_playlist_is_read_at_its_own_pace(tmp_path) -> None:
     # and nothing is dropped; unpaced, the drop-oldest queues would cut each burst down.
     assert took >= 2.8
     assert result.frames_out == result.frames_in == 75 and result.dropped == 0
+
+
+def test_start_and_duration_take_a_part_of_a_file_or_of_a_feed(tmp_path) -> None:
+    # ffmpeg's -ss and -t: a film streamed out from an hour in; a minute of a live feed recorded
+    from clips import number_shown, numbered
+
+    src = tmp_path / "in.ts"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=FPS)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "g": "30"}
+        for i in range(100):
+            frame = av.VideoFrame.from_ndarray(numbered(i), "rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for packet in v.encode(frame):
+                c.mux(packet)
+        for packet in v.encode():
+            c.mux(packet)
+    cut = ["-m", "bicubic", "-q", "--crf", "10", "--start", "1.5", "--duration", "1"]
+    sought = subprocess.run([sys.executable, "-m", "vsr", "stream", str(src), str(tmp_path / "sought.mkv"), *cut],
+                            capture_output=True, text=True, timeout=120)
+    assert sought.returncode == 0, sought.stderr
+    # a pipe is read up to it, not sought (--re: at its own pace, so that no frame is dropped as late)
+    piped = subprocess.run([sys.executable, "-m", "vsr", "stream", "-", "-", "--format", "nut", "--re", *cut],
+                           input=src.read_bytes(), capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr.decode()
+    (tmp_path / "piped.nut").write_bytes(piped.stdout)
+    for out in tmp_path / "sought.mkv", tmp_path / "piped.nut":
+        with av.open(str(out)) as c:
+            assert [number_shown(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)] == list(range(38, 63)), out
+    refused = subprocess.run([sys.executable, "-m", "vsr", "stream", str(src), "x.ts", "--duration", "5",
+                              "--reconnect", "2"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "--reconnect would start another" in refused.stderr

@@ -11,6 +11,7 @@ from vsr.pipeline.monitor import PERCEPTUAL, summary_line
 from vsr.engine.device import PRECISIONS
 from vsr.errors import ConfigError, Interrupted, VsrError
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP
+from vsr.io.span import Span
 from vsr.pipeline.live import LiveOptions, StreamJob
 
 
@@ -57,6 +58,10 @@ from vsr.pipeline.live import LiveOptions, StreamJob
 @click.option("--monitor-metric", type=click.Choice(PERCEPTUAL), default=None, help=MONITOR_METRIC_HELP)
 @click.option("--monitor-budget", type=float, default=None, help=MONITOR_BUDGET_HELP)
 @click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default=None, help=DEINTERLACE_HELP)
+@click.option("--start", type=str, default=None, metavar="TIME",
+              help="Start TIME into the input (ffmpeg's -ss: 90, 1:30): a file is sought, anything else read up to it.")
+@click.option("--duration", type=str, default=None, metavar="TIME",
+              help="Stop after TIME of the input (ffmpeg's -t): record a minute of a live feed, say.")
 @click.option("--no-audio", "no_audio", is_flag=True, help="Leave the input's audio out (ffmpeg's -an).")
 @click.option("--no-subtitles", "no_subtitles", is_flag=True, help="Leave its subtitle tracks out (-sn).")
 @click.option("--config", "config_path", type=str, default=None)
@@ -68,7 +73,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
             output_format: str | None, input_format: str | None, reconnect: int,
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, realtime: bool | None, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
-            monitor_budget: float | None, deinterlace: str | None, no_audio: bool, no_subtitles: bool,
+            monitor_budget: float | None, deinterlace: str | None, start: str | None, duration: str | None,
+            no_audio: bool, no_subtitles: bool,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -102,9 +108,13 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
         sets,
     )
     config = settle_geometry(config, scale)
+    span = Span.of(start, duration, None)
+    if span is not None and reconnect:
+        raise ConfigError("--start and --duration count on one session of the source; --reconnect would start "
+                          "another (leave one out)")
     live = LiveOptions(reconnect=reconnect, reconnect_delay=reconnect_delay, timeout=timeout, wait=wait,
                        queue_size=queue_size, max_lag=max_lag, realtime=realtime,
-                       stats_interval=stats_interval)
+                       stats_interval=stats_interval, span=span)
     echo = None if quiet else (lambda line: click.echo(line, err=True))
     job = StreamJob(input_url, output_url, config, live, input_format=input_format,
                     output_format=output_format, stats_file=stats_file, echo=echo,

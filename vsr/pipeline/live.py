@@ -38,6 +38,7 @@ from vsr.errors import Interrupted, InvalidInputError, OutputError, VsrError
 from vsr.io.geometry import output_size, quarter_turned
 from vsr.io.live import PROBE_SECONDS, Endpoint, live_input, live_output
 from vsr.io.media import DecodedFrame, MediaInput, MediaOutput, Passthrough
+from vsr.io.span import Span
 from vsr.pipeline.monitor import MonitorOptions, MonitorStage
 from vsr.pipeline.runner import Runner
 from vsr.pipeline.stage import Source
@@ -69,6 +70,7 @@ class LiveOptions:
     gop_seconds: float = 1.0
     stats_interval: float = 5.0
     stop_grace: float = 2.0
+    span: Span | None = None  # only this part of the input (--start, --duration: ffmpeg's -ss, -t)
 
 
 def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0,
@@ -81,7 +83,7 @@ def open_live_input(endpoint: Endpoint, live: LiveOptions, threads: int = 0,
         return MediaInput(
             endpoint.url, live=True, format=endpoint.format, options=dict(endpoint.options),
             timeout=(open_timeout, live.timeout) if endpoint.network else None, threads=threads,
-            deinterlace=deinterlace,
+            deinterlace=deinterlace, span=live.span,
         )
     except InvalidInputError as e:
         if waits and "Immediate exit requested" in str(e):
