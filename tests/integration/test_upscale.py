@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1013,7 +1014,17 @@ def test_ctrl_c_finishes_in_flight_frames_and_leaves_a_playable_file(long_clip, 
     assert not partials(tmp_path)
     got = decode_all(out)  # playable: it decodes, from the first frame on
     assert 0 < got["frames"] < 300
-    assert got["video_pts"] == decode_all(long_clip)["video_pts"][: got["frames"]]
+    source = decode_all(long_clip)["video_pts"]
+    assert got["video_pts"] == source[: got["frames"]]
+    # and it says where the rest begins: --start there upscales exactly the frames not written
+    rest_from = re.search(r"--start (\S+) upscales the rest", err)
+    assert rest_from, err
+    rest = tmp_path / "rest.mkv"
+    result = run_cli(str(long_clip), "-o", str(rest), "-m", "bicubic", "-q", "--start", rest_from.group(1))
+    assert result.exit_code == 0, result.stderr
+    after = decode_all(rest)["video_pts"]
+    assert got["frames"] + len(after) == 300
+    assert [t + source[got["frames"]] - after[0] for t in after] == source[got["frames"]:]
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from vsr.errors import ConfigError, Interrupted
 from vsr.io.deinterlace import MODES as DEINTERLACE_MODES
 from vsr.io.geometry import OUTSCALE_HELP, SIZE_HELP, check_geometry
 from vsr.io.image import is_sequence_pattern
-from vsr.io.span import Span
+from vsr.io.span import Span, as_option
 from vsr.pipeline.monitor import PERCEPTUAL, MonitorOptions, summary_line
 from vsr.pipeline.upscale import UpscaleJob, UpscaleResult, folder_contents, is_folder, is_folder_job
 
@@ -295,4 +295,5 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
         if result.images:
             raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} images")
         kept = "as numbered images" if is_sequence_pattern(result.output) else "(playable)"
-        raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} frames {kept}")
+        rest = f"; --start {as_option(result.rest_from)} upscales the rest" if result.rest_from is not None else ""
+        raise Interrupted(f"interrupted: {result.output} holds the first {result.frames} frames {kept}{rest}")

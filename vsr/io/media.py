@@ -1585,6 +1585,7 @@ class MediaOutput:
         self._convert = FrameConverter(self.spec, self.encode_pix_fmt, info.time_base, bool(self.alpha_pix_fmt)) \
             if self.encode_pix_fmt != self._frame_fmt else None
         self.frames_written = 0
+        self.last_shown: Fraction | None = None  # the last frame's time on the input's clock
         self._last_pts: int | None = None
         self._pts_fixed = 0
         self._passthrough_at: dict[int, Fraction] = {}  # each copied stream's last decoding time
@@ -1839,6 +1840,8 @@ class MediaOutput:
             dst[:, : plane.width] = data
         time_base = self.source.info.time_base
         shown = pts  # on the clock of the frames handed in (and of those dropped before)
+        if pts is not None:
+            self.last_shown = pts * time_base
         if pts is None:
             rate = self.source.info.rate or Fraction(25)
             pts = int(round(index / (rate * time_base)))

@@ -45,6 +45,16 @@ def clock(seconds: Fraction | float) -> str:
     return f"{hours}:{minutes:02d}:{sec}" if hours else f"{minutes}:{sec}"
 
 
+def as_option(seconds: Fraction | float) -> str:
+    """Seconds as a --start value, to the millisecond: ``5.980``, ``1:02:03.250``."""
+    ms = round(float(seconds) * 1000)
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    if not hours and not minutes:
+        return f"{rest / 1000:.3f}"
+    return (f"{hours}:{minutes:02d}:" if hours else f"{minutes}:") + f"{rest // 1000:02d}.{rest % 1000:03d}"
+
+
 @dataclass(frozen=True)
 class Span:
     """A part of the input: from ``start`` seconds, ``duration`` seconds long (None: to the end)."""

@@ -11,6 +11,7 @@ import logging
 import os
 import statistics
 import time
+from fractions import Fraction
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -65,6 +66,7 @@ class UpscaleResult:
     monitor: dict | None = None  # MonitorStage.summary() when the monitor scored frames
     images: bool = False  # a folder of still images, each at its own size (width... are the first's)
     videos: int = 0  # a folder of videos: how many were upscaled (frames: all of theirs)
+    rest_from: Fraction | None = None  # interrupted: the --start (seconds into the input) of the frames not written
 
     @property
     def fps(self) -> float:
@@ -398,10 +400,13 @@ class UpscaleJob:
             warnings.append(f"{len(target.stale)} older frames past this run's last remain "
                             f"({target.stale[0].name} ... {target.stale[-1].name})")
         lat = encode.latencies
+        rest_from = None
+        if interrupted and output.last_shown is not None:  # half a frame after the last one written
+            rest_from = output.last_shown - media.origin + 1 / (2 * Fraction(info.rate or 25))
         return UpscaleResult(
             self.input_path, self.output_path, frames, seconds, info.width, info.height,
             output.spec.width, output.spec.height, model.name, str(engine.device),
-            interrupted=interrupted, warnings=warnings, stats=stats,
+            interrupted=interrupted, warnings=warnings, stats=stats, rest_from=rest_from,
             latency_p50_ms=statistics.median(lat) * 1000 if lat else None,
             monitor=self.monitor.summary() if self.monitor.active else None,
         )
