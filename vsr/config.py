@@ -45,6 +45,7 @@ class EncodeConfig:
     size: str = ""  # output WxH, W, xH or 1080p... instead of the model's scale (resized after it)
     audio: bool = True  # false: the input's audio is left out (ffmpeg's -an)
     subtitles: bool = True  # false: its subtitles are left out (-sn); captions in the pictures stay
+    metadata: bool = True  # false: a photo's EXIF and a video's file tags left out (-map_metadata -1)
     outscale: float = 0.0  # output scale, any factor (0: the model's)
 
 

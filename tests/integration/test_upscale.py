@@ -442,6 +442,14 @@ def test_no_audio_and_no_subtitles_leave_those_tracks_out(tmp_path) -> None:
         assert decode_all(out)["streams"] == streams and decode_all(out)["frames"] == 8, args
     live = CliRunner().invoke(cli, ["stream", str(src), str(tmp_path / "live.mkv"), "-m", "bicubic", "-q", "--no-audio"])
     assert live.exit_code == 0 and decode_all(tmp_path / "live.mkv")["streams"] == ["video", "subtitle"]
+    # --no-metadata: the file's tags (title, place) as -map_metadata -1 leaves them; the frames all there
+    tagged = write_clip(tmp_path / "tagged.mkv", frames=4, metadata={"title": "Holiday", "location": "+48.85+002.35/"})
+    for args, kept in (([], {"title": "Holiday", "LOCATION": "+48.85+002.35/"}), (["--no-metadata"], {})):
+        out = tmp_path / "tags.mkv"
+        assert run_cli(str(tagged), "-o", str(out), "-m", "bicubic", "-q", "-y", *args).exit_code == 0
+        with av.open(str(out)) as c:
+            assert {k: v for k, v in c.metadata.items() if k != "ENCODER"} == kept, args
+        assert decode_all(out)["frames"] == 4
 
 
 def test_two_subtitle_cues_starting_together_are_both_kept(tmp_path) -> None:
@@ -817,6 +825,9 @@ def test_a_photos_exif_is_kept_upright_at_its_new_size(tmp_path) -> None:
         assert read_image(out).shape == (80, 60, 3)  # and FFmpeg reads it upright too
     result = run_cli(str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "photo.tif"), "-m", "bicubic")
     assert "the input's EXIF (when and how it was taken) is not written into .tif" in result.stderr
+    result = run_cli(str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "private.jpg"), "-m", "bicubic", "--no-metadata")
+    with image.open(tmp_path / "private.jpg") as im:  # left out when asked (the place it was taken, say)
+        assert result.exit_code == 0 and not im.getexif() and im.size == (60, 80)
     image.fromarray(pixels).save(tmp_path / "plain.jpg")  # none: none added
     assert run_cli(str(tmp_path / "plain.jpg"), "-o", str(tmp_path / "plain.png"), "-q").exit_code == 0
     with image.open(tmp_path / "plain.png") as im:

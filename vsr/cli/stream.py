@@ -64,6 +64,7 @@ from vsr.pipeline.live import LiveOptions, StreamJob
               help="Stop after TIME of the input (ffmpeg's -t): record a minute of a live feed, say.")
 @click.option("--no-audio", "no_audio", is_flag=True, help="Leave the input's audio out (ffmpeg's -an).")
 @click.option("--no-subtitles", "no_subtitles", is_flag=True, help="Leave its subtitle tracks out (-sn).")
+@click.option("--no-metadata", "no_metadata", is_flag=True, help="Leave its file tags out (-map_metadata -1).")
 @click.option("--config", "config_path", type=str, default=None)
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--quiet", "-q", is_flag=True, help="No periodic stats on stderr.")
@@ -74,7 +75,7 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
             reconnect_delay: float, timeout: float, wait: float, queue_size: int, max_lag: float, realtime: bool | None, stats_file: str | None,
             stats_interval: float, monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, deinterlace: str | None, start: str | None, duration: str | None,
-            no_audio: bool, no_subtitles: bool,
+            no_audio: bool, no_subtitles: bool, no_metadata: bool,
             config_path: str | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Upscale a live stream from INPUT_URL to OUTPUT_URL with bounded latency.
 
@@ -104,7 +105,8 @@ def command(input_url: str, output_url: str, scale: int | None, size: str | None
         {"model.scale": scale, "model.name": model, "model.detail": detail, "runtime.device": device, "model.backend": backend,
          "model.precision": precision, "encode.codec": codec, "encode.crf": crf, "encode.preset": preset, "encode.gop": gop,
          "decode.deinterlace": deinterlace, "encode.size": size, "encode.outscale": outscale,
-         "encode.audio": False if no_audio else None, "encode.subtitles": False if no_subtitles else None},
+         "encode.audio": False if no_audio else None, "encode.subtitles": False if no_subtitles else None,
+         "encode.metadata": False if no_metadata else None},
         sets,
     )
     config = settle_geometry(config, scale)

@@ -212,6 +212,8 @@ def settle_geometry(config: PipelineConfig, scale: int | None) -> PipelineConfig
 @click.option("--no-audio", "no_audio", is_flag=True, help="Leave the input's audio out (ffmpeg's -an).")
 @click.option("--no-subtitles", "no_subtitles", is_flag=True,
               help="Leave its subtitle tracks out (ffmpeg's -sn); closed captions in the pictures stay.")
+@click.option("--no-metadata", "no_metadata", is_flag=True,
+              help="Leave a photo's EXIF (camera, date, place) and a video's file tags out (ffmpeg's -map_metadata -1).")
 @click.option("--ext", type=str, default=None, metavar="EXT",
               help="For a folder: write every output as EXT (png, jpg, webp... for images; mkv, mp4... for "
                    "videos), as Real-ESRGAN's --ext; default: each in its input's format.")
@@ -235,7 +237,8 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
             device: str | None, backend: str | None, precision: str | None, codec: str | None,
             crf: int | None, preset: str | None, pix_fmt: str | None, batch: int | None,
             tile: int | None, tile_overlap: int | None, max_frames: int, start: str | None, duration: str | None,
-            to: str | None, no_audio: bool, no_subtitles: bool, ext: str | None, deinterlace: str | None,
+            to: str | None, no_audio: bool, no_subtitles: bool, no_metadata: bool, ext: str | None,
+            deinterlace: str | None,
             fps: str | None, config_path: str | None,
             sets: tuple[str, ...], monitor_file: str | None, monitor_every: int | None, monitor_metric: str | None,
             monitor_budget: float | None, overwrite: bool, quiet: bool) -> None:
@@ -258,7 +261,7 @@ def command(input_path: str, output_path: str, scale: int | None, size: str | No
             "model.batch": batch, "model.tile": tile, "model.tile_overlap": tile_overlap,
             "decode.deinterlace": deinterlace, "decode.fps": fps, "encode.size": size,
             "encode.outscale": outscale, "encode.audio": False if no_audio else None,
-            "encode.subtitles": False if no_subtitles else None,
+            "encode.subtitles": False if no_subtitles else None, "encode.metadata": False if no_metadata else None,
         },
         sets,
     )

@@ -938,6 +938,7 @@ class EncodeOptions:
     low_latency: bool = False
     audio: bool = True  # the input's audio streams copied (false: left out, as ffmpeg's -an)
     subtitles: bool = True  # and its subtitle streams (-sn)
+    metadata: bool = True  # and the file's tags: title, creation time, place (false: -map_metadata -1)
 
 
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
@@ -1570,7 +1571,7 @@ class MediaOutput:
             self._setup_video(info, opts, enc, color)
             self._covers: list[tuple[av.stream.Stream, bytes]] = []
             self._setup_passthrough({kind for kind, keep in (("audio", opts.audio), ("subtitle", opts.subtitles))
-                                     if not keep})
+                                     if not keep}, opts.metadata)
             # Open the encoder and the destination now (a URL connects here): a bad encoder option
             # or an unreachable output fails before any frame is decoded, not mid-run.
             self.container.start_encoding()
@@ -1663,9 +1664,10 @@ class MediaOutput:
         self.video = stream
         self._color = color
 
-    def _setup_passthrough(self, left_out: set[str]) -> None:
+    def _setup_passthrough(self, left_out: set[str], metadata: bool = True) -> None:
         """Map (or convert) every input stream beside the video, but those of the kinds in
-        ``left_out`` (``--no-audio``, ``--no-subtitles``)."""
+        ``left_out`` (``--no-audio``, ``--no-subtitles``), and copy the file's tags where
+        ``metadata`` (``--no-metadata``: not; the tracks' own, language and title, stay)."""
         self._map: dict[int, av.stream.Stream] = {}
         self._track_cc: TrackCaptions | None = None  # a c608 track written into the pictures
         self._transcode: dict[int, AudioTranscoder | SubtitleTranscoder] = {}
@@ -1708,9 +1710,10 @@ class MediaOutput:
             copy_stream_tags(s, out)  # a template brings the codec parameters only
             self._map[s.index] = out
         self._copy_attachments()
-        self.container.metadata.update(
-            {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
-        )
+        if metadata:
+            self.container.metadata.update(
+                {k: v for k, v in self.source.container.metadata.items() if k.lower() != "encoder"}
+            )
         if not self.source.live:  # chapters, as ffmpeg copies them (muxers without chapters ignore them)
             try:
                 chapters = self.source.container.chapters()

@@ -192,7 +192,8 @@ def encode_options(config: PipelineConfig, low_latency: bool = False) -> EncodeO
     ec = config.encode
     if not 0 <= ec.crf <= 63:
         raise ConfigError(f"crf must be in 0..63, got {ec.crf}")
-    return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency, ec.audio, ec.subtitles)
+    return EncodeOptions(ec.codec, ec.crf, ec.preset, ec.pix_fmt, ec.tune, ec.gop, low_latency, ec.audio, ec.subtitles,
+                         ec.metadata)
 
 
 @torch.inference_mode()  # the engine's outputs are inference tensors: only there in place
@@ -450,7 +451,8 @@ class UpscaleJob:
                 resampler = load_model("bicubic", model.scale).module
                 planes.append(resize_to(resampler(a).clamp(0, 1), out_h, out_w)[0].to(planes[0].device))
             lost = write_image(target.tmp.with_suffix(target.tmp.suffix), _quantised(planes, picture.deep),
-                               icc=picture.icc, primaries=picture.primaries, trc=picture.trc, exif=picture.exif)
+                               icc=picture.icc, primaries=picture.primaries, trc=picture.trc,
+                               exif=picture.exif if config.encode.metadata else None)
             seconds = time.perf_counter() - t0
             target.commit()
         except BaseException:
