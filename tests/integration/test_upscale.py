@@ -415,6 +415,37 @@ def test_recordings_put_end_to_end_play_on_one_clock(tmp_path) -> None:
         assert all(b > a for a, b in zip(audio, audio[1:])) and float(audio[-1]) == pytest.approx(4, abs=0.05)
 
 
+def test_a_timestamp_past_mpegs_33_bit_wrap_is_unwrapped_not_joined(tmp_path) -> None:
+    # PyAV's AAC encoder primes with a packet at -1920 ticks, which MPEG-TS's 33-bit clock stores
+    # as 2**33 - 1920 (26.5 h; FFmpeg's demuxer unwraps it only when the audio comes early in the
+    # file, and this clip's comes after 12 s of video): read from a pipe the run failed on it, and
+    # joining it up put the sound a day after the pictures. It is the value nearest the other
+    # streams', just before 0.
+    src = write_clip(tmp_path / "primed.ts", frames=300, audio=True)
+    with av.open(str(src)) as c:
+        assert next(p.pts for p in c.demux(audio=0) if p.size) > 1 << 32  # (stored past the wrap)
+    with av.open(str(src)) as c:
+        packets = sum(1 for p in c.demux(audio=0) if p.size)
+    for piped in (False, True):
+        out = tmp_path / "out.mkv"
+        args = ["-m", "bicubic", "-q", "-y", "-o", str(out)]
+        if piped:
+            with open(src, "rb") as stdin:
+                done = subprocess.run([sys.executable, "-m", "vsr", "upscale", "-", *args], stdin=stdin,
+                                      capture_output=True, text=True)
+            assert done.returncode == 0 and done.stderr == "", done.stderr
+        else:
+            result = run_cli(str(src), *args)
+            assert result.exit_code == 0 and result.stderr == "", result.stderr
+        with av.open(str(out)) as c:
+            audio = [p.pts * p.time_base for p in c.demux(audio=0) if p.size]
+        with av.open(str(out)) as c:
+            video = [f.pts * f.time_base for f in c.decode(video=0)]
+        assert len(audio) == packets and len(video) == 300, piped
+        assert float(video[0] - audio[0]) == pytest.approx(1920 / 90000, abs=0.002)  # the priming, ahead
+        assert float(audio[-1] - video[-1]) < 0.1
+
+
 def test_sound_that_stops_a_while_is_a_gap_not_a_jump(tmp_path) -> None:
     # 15 s without an audio packet while the pictures go on: the audio's next packet is 15 s on,
     # and so are the pictures, so nothing jumped (joining it up would put the sound 15 s early)

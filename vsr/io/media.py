@@ -605,6 +605,17 @@ class MediaInput:
         tb = Fraction(packet.time_base)
         index = packet.stream.index
         shift = self._shifts.setdefault(index, self._joined)
+        if tb == _MPEG_CLOCK and self.container.format.name in ("mpegts", "mpeg"):
+            # MPEG's clock is 33 bits at 90 kHz and wraps every 26.5 h: a value past the wrap (an
+            # audio priming packet stamped just under 2**33 ahead of pictures at 0, a capture 26.5 h
+            # in) is taken as the one nearest where this stream is, or the others are
+            near = self._due[index][0] if index in self._due else \
+                max((r for _, r in self._due.values()), default=self.origin)
+            wraps = round((ts - (near - shift) / tb) / _MPEG_WRAP)
+            if wraps:
+                ts -= wraps * _MPEG_WRAP
+                packet.pts = packet.pts - wraps * _MPEG_WRAP if packet.pts is not None else None
+                packet.dts = packet.dts - wraps * _MPEG_WRAP if packet.dts is not None else None
         t = ts * tb + shift  # (decoding time: a B-frame's is far from its showing time)
         if index in self._due and packet.stream.type in ("audio", "video"):
             due, reached = self._due[index]
@@ -908,6 +919,7 @@ ANIMATION_FORMATS = {".gif": "gif", ".webp": "webp", ".apng": "apng"}  # suffix 
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 
 
+_MPEG_CLOCK, _MPEG_WRAP = Fraction(1, 90000), 1 << 33  # MPEG-TS/PS timestamps: 33 bits at 90 kHz
 # FFmpeg's probe, further in (60 s, 200 MB; its defaults are 5 s and 5 MB)
 LONG_PROBE = {"analyzeduration": "60000000", "probesize": "200000000"}
 
