@@ -833,6 +833,26 @@ def test_an_images_colour_profile_is_kept_where_the_format_holds_it(tmp_path) ->
         assert "icc_profile" not in im.info
 
 
+@pytest.mark.parametrize("turn", range(1, 9))
+def test_every_exif_orientation_is_shown_as_pillow_shows_it(turn, tmp_path) -> None:
+    # FFmpeg hands over a rotation alone: the four mirrored orientations (2, 4, 5, 7: a selfie's
+    # flip, a scanner's) came out unmirrored
+    image = pytest.importorskip("PIL.Image")
+    ops = pytest.importorskip("PIL.ImageOps")
+    pixels = np.zeros((30, 40, 3), np.uint8)
+    pixels[..., 0] = np.linspace(0, 255, 40)[None, :]  # red grows to the right, green downwards,
+    pixels[..., 1] = np.linspace(0, 255, 30)[:, None]  # and a blue block in the top left corner
+    pixels[:8, :8, 2] = 255
+    exif = image.Exif()
+    exif[0x0112] = turn
+    image.fromarray(pixels).save(tmp_path / "in.jpg", exif=exif.tobytes(), quality=95)
+    assert run_cli(str(tmp_path / "in.jpg"), "-o", str(tmp_path / "out.png"), "-m", "bicubic", "-q").exit_code == 0
+    with image.open(tmp_path / "in.jpg") as im:
+        shown = np.asarray(ops.exif_transpose(im)).astype(int)
+    got = read_image(tmp_path / "out.png")[::2, ::2].astype(int)
+    assert got.shape == shown.shape and np.abs(got - shown).mean() < 8
+
+
 def test_a_photos_exif_is_kept_upright_at_its_new_size(tmp_path) -> None:
     # when it was taken, the camera, the exposure: photo libraries sort and search by them, and every
     # upscale lost them (FFmpeg reads the orientation out of EXIF and drops the rest)

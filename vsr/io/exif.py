@@ -12,6 +12,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import numpy as np
+
 from vsr.io.icc import _PNG, _jpeg_segments, _png_chunks, _webp_chunks, jpeg_with, png_with, webp_with
 
 _APP1 = b"Exif\x00\x00"
@@ -41,6 +43,40 @@ def read_exif(path: str | Path) -> bytes | None:
     except (ValueError, IndexError, struct.error):
         return None
     return None
+
+
+def orientation(exif: bytes) -> int | None:
+    """The EXIF orientation (1-8: how the stored picture is turned and flipped to be shown), or
+    None where it has none, or none vsr can read."""
+    if exif.startswith(_APP1):
+        exif = exif[len(_APP1):]
+    if exif[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    order = "<" if exif[:2] == b"II" else ">"
+    try:
+        (ifd0,) = struct.unpack_from(order + "I", exif, 4)
+        (n,) = struct.unpack_from(order + "H", exif, ifd0)
+        for k in range(n):
+            tag, kind, _, value = struct.unpack_from(order + "HHIH", exif, ifd0 + 2 + 12 * k)
+            if tag == _ORIENTATION and kind == _SHORT:
+                return value if 1 <= value <= 8 else None
+    except struct.error:
+        return None
+    return None
+
+
+def upright_pixels(pixels: np.ndarray, turn: int) -> np.ndarray:
+    """``(H,W,C)`` pixels stored with EXIF orientation ``turn`` as they are shown (as Pillow's
+    ``ImageOps.exif_transpose``): mirrored, turned, or both."""
+    return {
+        2: lambda a: a[:, ::-1],  # mirrored left to right
+        3: lambda a: a[::-1, ::-1],  # a half turn
+        4: lambda a: a[::-1],  # mirrored top to bottom
+        5: lambda a: a.transpose(1, 0, 2),  # mirrored about the main diagonal
+        6: lambda a: np.rot90(a, -1),  # a quarter turn clockwise
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # mirrored about the other diagonal
+        8: lambda a: np.rot90(a, 1),  # a quarter turn counter-clockwise
+    }.get(turn, lambda a: a)(pixels)
 
 
 def upright(exif: bytes, width: int, height: int) -> bytes | None:
@@ -101,4 +137,4 @@ def write_exif(path: str | Path, exif: bytes, size: tuple[int, int], alpha: bool
     return True
 
 
-__all__ = ["read_exif", "upright", "write_exif"]
+__all__ = ["orientation", "read_exif", "upright", "upright_pixels", "write_exif"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from vsr.errors import InputNotFoundError, InvalidInputError, OutputError
 from vsr.io.color import unlike_srgb
-from vsr.io.exif import read_exif, write_exif
+from vsr.io.exif import orientation, read_exif, upright_pixels, write_exif
 from vsr.io.icc import icc_space, profile_for, read_icc, write_icc
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".avif",
@@ -210,13 +210,17 @@ def read_picture(path: str | os.PathLike[str]) -> Picture:
             array = np.concatenate([array[..., :3], values[..., None]], axis=-1)
     except (av.FFmpegError, StopIteration, KeyError) as e:
         raise undecodable(path, e) from None
-    # EXIF orientation arrives as the frame's display rotation (degrees counter-clockwise)
-    turns = round((frame.rotation or 0) / 90) % 4
-    if turns:
-        array = np.rot90(array, turns)
+    # shown as its EXIF orientation says, all eight (FFmpeg hands over a rotation alone, which loses
+    # the mirrored four: a selfie's flip); else as the frame's display rotation (AVIF's irot)
+    exif = read_exif(path)
+    turn = orientation(exif) if exif else None
+    if turn:
+        array = upright_pixels(array, turn)
+    elif turns := round((frame.rotation or 0) / 90) % 4:
+        array = np.rot90(array, turns)  # (degrees counter-clockwise)
     used = np.ascontiguousarray(array[..., 3]) if alpha and array[..., 3].min() < 1 else None
     return Picture(np.ascontiguousarray(array[..., :3]), used, deep, gray, read_icc(path), jpeg_quality(path),
-                   _code(frame.color_primaries), _code(frame.color_trc), read_exif(path))
+                   _code(frame.color_primaries), _code(frame.color_trc), exif)
 
 
 # libjpeg's luminance quantisation table at quality 50 (ITU T.81 Annex K), whose scaled copies its
