@@ -415,6 +415,37 @@ def test_recordings_put_end_to_end_play_on_one_clock(tmp_path) -> None:
         assert all(b > a for a, b in zip(audio, audio[1:])) and float(audio[-1]) == pytest.approx(4, abs=0.05)
 
 
+def test_a_sparse_stream_of_recordings_put_end_to_end_goes_on_after_them_too(tmp_path) -> None:
+    # KLV metadata beside the pictures (a drone's feed), two recordings cat'ed: the data cannot tell
+    # a jump by gaps, only by going back; it came out with the second part's packets left out
+    def part(path: Path) -> Path:
+        with av.open(str(path), "w") as c:
+            v = _flat_video_stream(c)
+            v.codec_context.options = {"preset": "ultrafast"}
+            d = c.add_data_stream("klv")
+            for i in range(50):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * i, np.uint8), "rgb24")
+                frame.pts, frame.time_base = i, Fraction(1, 25)
+                for pk in v.encode(frame):
+                    c.mux(pk)
+                pk = av.Packet(bytes([6, 14, 43, 52, i]))
+                pk.stream, pk.pts, pk.dts, pk.time_base = d, i * 3600, i * 3600, Fraction(1, 90000)
+                c.mux(pk)
+            for pk in v.encode():
+                c.mux(pk)
+        return path
+
+    both = tmp_path / "both.ts"
+    both.write_bytes(part(tmp_path / "a.ts").read_bytes() + part(tmp_path / "b.ts").read_bytes())
+    out = tmp_path / "out.ts"
+    result = run_cli(str(both), "-o", str(out), "-m", "bicubic", "-q")
+    assert result.exit_code == 0 and "left out" not in result.stderr and "nudged" not in result.stderr, result.stderr
+    with av.open(str(out)) as c:
+        data = [(bytes(p)[-1], p.pts * p.time_base) for p in c.demux() if p.stream.type == "data" and p.size]
+    assert [n for n, _ in data] == list(range(50)) * 2
+    assert [float(b - a) for (_, a), (_, b) in zip(data, data[1:])] == pytest.approx([0.04] * 99, abs=0.002)
+
+
 def test_a_timestamp_past_mpegs_33_bit_wrap_is_unwrapped_not_joined(tmp_path) -> None:
     # PyAV's AAC encoder primes with a packet at -1920 ticks, which MPEG-TS's 33-bit clock stores
     # as 2**33 - 1920 (26.5 h; FFmpeg's demuxer unwraps it only when the audio comes early in the

@@ -591,12 +591,13 @@ class MediaInput:
     def _join(self, packet: av.Packet) -> None:
         """Join up a jump in the timestamps of a format that has them (MPEG-TS, MPEG-PS, FLV: two
         recordings put end to end with cat, an encoder restarted mid-broadcast), as ffmpeg does:
-        where an audio or video packet is decoded more than 0.1 s before its stream's last one was,
-        or more than 10 s after that one ended while no other stream has got that far (else this
-        stream had a gap: sound that stopped while the pictures went on), the timestamps from there
-        on are shifted to carry on where that stream left off, and every other stream takes the
-        same shift when it reaches the jump (its last packets before it may still come after the
-        first ones of another stream after it), so the part after keeps its own sync. Unjoined, the
+        where a packet is decoded more than 0.1 s before its stream's last one was, or (audio and
+        video) more than 10 s after that one ended while no other stream has got that far (else
+        this stream had a gap: sound that stopped while the pictures went on), the timestamps from
+        there on are shifted to carry on where that stream left off, and every other stream takes
+        the same shift when it reaches the jump (its last packets before it may still come after
+        the first ones of another stream after it), so the part after keeps its own sync; a sparse
+        stream (subtitles, KLV data) takes the shift that puts it nearest the others. Unjoined, the
         copied audio went back in time and the run failed, and the frames were squashed onto
         consecutive ticks."""
         ts = packet.dts if packet.dts is not None else packet.pts
@@ -617,8 +618,16 @@ class MediaInput:
                 packet.pts = packet.pts - wraps * _MPEG_WRAP if packet.pts is not None else None
                 packet.dts = packet.dts - wraps * _MPEG_WRAP if packet.dts is not None else None
         t = ts * tb + shift  # (decoding time: a B-frame's is far from its showing time)
-        if index in self._due and packet.stream.type in ("audio", "video"):
+        if packet.stream.type not in ("audio", "video") and shift != self._joined:
+            # a sparse stream (subtitles, KLV data) cannot tell a jump by its own times: it takes the
+            # shift that puts it nearest where the pictures and sound are
+            now = max((r for i, (_, r) in self._due.items() if i != index), default=t)
+            if abs(ts * tb + self._joined - now) < abs(t - now):
+                shift = self._shifts[index] = self._joined
+                t = ts * tb + shift
+        if index in self._due:
             due, reached = self._due[index]
+            steady = packet.stream.type in ("audio", "video")  # (a sparse stream's gaps say nothing)
 
             def jumps(at: Fraction) -> bool:
                 if at + Fraction(1, 10) < reached:
@@ -626,7 +635,7 @@ class MediaInput:
                 # 10 s ahead: the clock jumped, unless the other streams are there already (this
                 # one had a gap: sound that stopped while the pictures went on)
                 others = [r for i, (_, r) in self._due.items() if i != index]
-                return at - due > 10 and not (others and max(others) > at - 10)
+                return steady and at - due > 10 and not (others and max(others) > at - 10)
             if jumps(t):
                 if shift != self._joined and not jumps(ts * tb + self._joined):
                     shift = self._joined  # the jump another stream has reached already
@@ -639,8 +648,9 @@ class MediaInput:
             ticks = round(shift / tb)
             packet.pts = packet.pts + ticks if packet.pts is not None else None
             packet.dts = packet.dts + ticks if packet.dts is not None else None
-        lasts = packet.duration * tb if packet.duration else Fraction(1) / Fraction(
-            packet.stream.average_rate or packet.stream.guessed_rate or 25) if packet.stream.type == "video" else 0
+        # how long it lasts: where unsaid (video in MPEG-TS, KLV data), a frame of the video
+        lasts = packet.duration * tb if packet.duration else 1 / Fraction(
+            self.video.average_rate or self.video.guessed_rate or 25)
         self._due[index] = (t + lasts, max(t, self._due.get(index, (t, t))[1]))
 
     def _emit(self, frame: av.VideoFrame) -> Iterator[DecodedFrame]:
