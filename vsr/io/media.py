@@ -424,6 +424,7 @@ class MediaInput:
         # timestamp jumps joined up (see _join): the shift so far, and where each stream's next
         # packet is due and how far it has got
         self._discontinuous = bool(self.container.format.flags & av.format.Flags.ts_discont.value)
+        self._frame = 1 / Fraction(self.video.average_rate or self.video.guessed_rate or 25)  # where unsaid
         self._joined = Fraction(0)
         self._shifts: dict[int, Fraction] = {}  # each stream's own (it takes a new one when it reaches the jump)
         self._due: dict[int, tuple[Fraction, Fraction]] = {}
@@ -634,8 +635,8 @@ class MediaInput:
                     return True
                 # 10 s ahead: the clock jumped, unless the other streams are there already (this
                 # one had a gap: sound that stopped while the pictures went on)
-                others = [r for i, (_, r) in self._due.items() if i != index]
-                return steady and at - due > 10 and not (others and max(others) > at - 10)
+                return steady and at - due > 10 and not any(
+                    r > at - 10 for i, (_, r) in self._due.items() if i != index)
             if jumps(t):
                 if shift != self._joined and not jumps(ts * tb + self._joined):
                     shift = self._joined  # the jump another stream has reached already
@@ -649,8 +650,7 @@ class MediaInput:
             packet.pts = packet.pts + ticks if packet.pts is not None else None
             packet.dts = packet.dts + ticks if packet.dts is not None else None
         # how long it lasts: where unsaid (video in MPEG-TS, KLV data), a frame of the video
-        lasts = packet.duration * tb if packet.duration else 1 / Fraction(
-            self.video.average_rate or self.video.guessed_rate or 25)
+        lasts = packet.duration * tb if packet.duration else self._frame
         self._due[index] = (t + lasts, max(t, self._due.get(index, (t, t))[1]))
 
     def _emit(self, frame: av.VideoFrame) -> Iterator[DecodedFrame]:
@@ -662,8 +662,7 @@ class MediaInput:
             if frame.pts is not None:
                 t = frame.pts * tb
             else:  # (no timestamps, as in raw H.264, which cannot seek: counted from the beginning at its rate)
-                rate = self.video.average_rate or self.video.guessed_rate or 25
-                t = self._decoded_to + 1 / Fraction(rate) if self._decoded_to is not None else self.origin
+                t = self._decoded_to + self._frame if self._decoded_to is not None else self.origin
             self._decoded_to = t
             if self._decoded_from is None:
                 self._decoded_from = t
@@ -1938,6 +1937,10 @@ class MediaOutput:
         return a.astype(np.uint8 if spec.bits == 8 else np.uint16)
 
     def write_passthrough(self, item: Passthrough) -> None:
+        out = self._map.get(item.stream_index)
+        tx = self._transcode.get(item.stream_index) if out is None else None
+        if out is None and tx is None:  # a stream the output does not hold, or was asked to leave out
+            return
         packet = item.packet
         ts = packet.dts if packet.dts is not None else packet.pts
         if ts is not None and packet.time_base:
@@ -1950,14 +1953,11 @@ class MediaOutput:
                 self._passthrough_behind[item.stream_index] = self._passthrough_behind.get(item.stream_index, 0) + 1
                 return
             self._passthrough_at[item.stream_index] = t
-        out = self._map.get(item.stream_index)
-        if out is None:
-            tx = self._transcode.get(item.stream_index)
-            if tx is not None:
-                try:
-                    tx.write(item.packet)
-                except av.FFmpegError as e:
-                    raise EncoderError(f"re-encoding {tx.stream.type} failed: {_ffmpeg_reason(e)}") from None
+        if tx is not None:
+            try:
+                tx.write(packet)
+            except av.FFmpegError as e:
+                raise EncoderError(f"re-encoding {tx.stream.type} failed: {_ffmpeg_reason(e)}") from None
             return
         packet.stream = out
         try:
